@@ -1,0 +1,255 @@
+//! SEMANTICS §2: events, their same-date order, and what each carries.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use crate::date::Date;
+
+/// The kinds of event on a key (SEMANTICS §2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EventKind {
+    /// An ENRLMT row: present.
+    Enrolled,
+    /// A NON-FIN row: present at the snapshot date.
+    Observed,
+    /// Derived: present just before snapshot S and carried by no row of S.
+    Missing,
+    /// A SUPPLFWD row with delete flag `N`: present unless deleted.
+    Changed,
+    /// A SUPPLFWD row with delete flag `Y`: soft-deleted.
+    SoftDeleted,
+}
+
+impl EventKind {
+    /// Same-date order: `enrolled` < `observed` = `missing` < `changed` < `soft_deleted`.
+    pub fn same_date_rank(self) -> u8 {
+        match self {
+            Self::Enrolled => 0,
+            Self::Observed | Self::Missing => 1,
+            Self::Changed => 2,
+            Self::SoftDeleted => 3,
+        }
+    }
+
+    /// The name used in the lake and in explanations.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Enrolled => "enrolled",
+            Self::Observed => "observed",
+            Self::Missing => "missing",
+            Self::Changed => "changed",
+            Self::SoftDeleted => "soft_deleted",
+        }
+    }
+
+    /// The kind of this name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            Self::Enrolled,
+            Self::Observed,
+            Self::Missing,
+            Self::Changed,
+            Self::SoftDeleted,
+        ]
+        .into_iter()
+        .find(|k| k.name() == name)
+    }
+}
+
+/// The phone's descriptive columns (SEMANTICS §5).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Attributes {
+    /// `CLIENT`, `CONSUMER`, `THIRD_PARTY`, `OTHER`, … (upper-cased).
+    pub source: String,
+    /// `CELL`, `HOME`, …
+    pub phone_type: String,
+    /// `ACTIVE`, `INACTIVE`, `DISCONNECTED`, …
+    pub status: String,
+    /// `WIRELESS`, `LANDLINE`, `VOIP`, …
+    pub technology: String,
+    /// The quality score as written.
+    pub quality_score: String,
+    /// The phone record id (`cnsmr_phn_id` / `cnsmr_phn_hst_id`; empty for ENRLMT).
+    pub record_id: String,
+}
+
+/// The source that alone allows texting.
+pub const CLIENT: &str = "CLIENT";
+
+impl Attributes {
+    /// True when the source is `CLIENT`.
+    pub fn is_client_sourced(&self) -> bool {
+        self.source == CLIENT
+    }
+
+    /// SEMANTICS §5 tie-break between rows of the same date and event kind: the greatest
+    /// (source, type, status, technology, quality score, record id) wins, compared as
+    /// strings — except that `CLIENT` sorts before every other source, empty and unknown
+    /// ones included, so the row that forbids sending always wins.
+    pub fn deny_wins_cmp(&self, other: &Self) -> Ordering {
+        let rank = |a: &Self| !a.is_client_sourced();
+        rank(self)
+            .cmp(&rank(other))
+            .then_with(|| self.source.cmp(&other.source))
+            .then_with(|| self.phone_type.cmp(&other.phone_type))
+            .then_with(|| self.status.cmp(&other.status))
+            .then_with(|| self.technology.cmp(&other.technology))
+            .then_with(|| self.quality_score.cmp(&other.quality_score))
+            .then_with(|| self.record_id.cmp(&other.record_id))
+    }
+}
+
+/// A consent statement (SEMANTICS §4): a `Y` or `N` flag with its consent date.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ConsentStatement {
+    /// `true` for `Y`, `false` for `N`.
+    pub consent: bool,
+    /// `cnsmr_phn_cnsnt_dt`, or the row's event date when that is empty or invalid.
+    pub date: Date,
+}
+
+impl ConsentStatement {
+    /// SEMANTICS §4: the statement with the latest consent date wins; on the same date `N`
+    /// beats `Y`. `Greater` means `self` wins over `other`.
+    pub fn precedence_cmp(&self, other: &Self) -> Ordering {
+        self.date
+            .cmp(&other.date)
+            .then_with(|| (!self.consent).cmp(&!other.consent))
+    }
+
+    /// The better of two optional statements (the first on a full tie).
+    pub fn better(a: Option<Self>, b: Option<Self>) -> Option<Self> {
+        match (a, b) {
+            (Some(x), Some(y)) if y.precedence_cmp(&x) == Ordering::Greater => Some(y),
+            (None, y) => y,
+            (x, _) => x,
+        }
+    }
+}
+
+/// Where a row came from: the file's name and the row's 1-based line (the header is line 1).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Provenance {
+    /// The file name (no directory).
+    pub file: Arc<str>,
+    /// The physical line of the row in the decoded file.
+    pub line: u64,
+}
+
+/// One stored event of a key's history: a row event (enrolled, changed, soft-deleted), or a
+/// run of `observed` events — the key carried, with the same attributes and consent, by
+/// every snapshot of the calendar from `date` to `last_date`. Runs keep the history
+/// proportional to keys, not rows, and lose nothing: the fold expands them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// `Enrolled`, `Observed`, `Changed` or `SoftDeleted` (never the derived `Missing`).
+    pub kind: EventKind,
+    /// The event date (a run: its first snapshot date).
+    pub date: Date,
+    /// A run's last snapshot date; otherwise equal to `date`.
+    pub last_date: Date,
+    /// The date of the file that carried the row (a run: equal to `date`).
+    pub file_date: Date,
+    /// The row (a run: the row of its first snapshot).
+    pub provenance: Provenance,
+    /// A run: the row of its last snapshot; otherwise equal to `provenance`.
+    pub last_provenance: Provenance,
+    /// The row's descriptive columns.
+    pub attributes: Attributes,
+    /// The consent statement the row makes, if its flag is `Y` or `N`.
+    pub consent: Option<ConsentStatement>,
+}
+
+impl Event {
+    /// A row event (anything but an observed run).
+    pub fn row(
+        kind: EventKind,
+        date: Date,
+        file_date: Date,
+        provenance: Provenance,
+        attributes: Attributes,
+        consent: Option<ConsentStatement>,
+    ) -> Self {
+        Event {
+            kind,
+            date,
+            last_date: date,
+            file_date,
+            last_provenance: provenance.clone(),
+            provenance,
+            attributes,
+            consent,
+        }
+    }
+
+    /// Whether this event is visible as of `as_of` (SEMANTICS §8): dated ≤ D and carried by a
+    /// file dated ≤ D. A run is visible from its first snapshot on.
+    pub fn visible(&self, as_of: Option<Date>) -> bool {
+        as_of.is_none_or(|d| self.date <= d && self.file_date <= d)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attrs(source: &str, record_id: &str) -> Attributes {
+        Attributes {
+            source: source.into(),
+            record_id: record_id.into(),
+            ..Attributes::default()
+        }
+    }
+
+    #[test]
+    fn same_date_order_puts_supplfwd_last_and_delete_after_change() {
+        use EventKind::*;
+        let ranks: Vec<u8> = [Enrolled, Observed, Missing, Changed, SoftDeleted]
+            .iter()
+            .map(|k| k.same_date_rank())
+            .collect();
+        assert_eq!(ranks, [0, 1, 1, 2, 3]);
+        for k in [Enrolled, Observed, Missing, Changed, SoftDeleted] {
+            assert_eq!(EventKind::from_name(k.name()), Some(k));
+        }
+    }
+
+    #[test]
+    fn deny_wins_every_other_source_beats_client() {
+        let client = attrs("CLIENT", "z");
+        for other in ["THIRD_PARTY", "CONSUMER", "OTHER", "", "AGENCY", "BANK"] {
+            assert_eq!(
+                attrs(other, "a").deny_wins_cmp(&client),
+                Ordering::Greater,
+                "{other}"
+            );
+        }
+        assert_eq!(attrs("OTHER", "a").deny_wins_cmp(&attrs("THIRD_PARTY", "a")), Ordering::Less);
+        assert_eq!(attrs("CLIENT", "b").deny_wins_cmp(&attrs("CLIENT", "a")), Ordering::Greater);
+    }
+
+    #[test]
+    fn latest_consent_date_wins_and_no_wins_ties() {
+        let d = |s| Date::parse(s).unwrap();
+        let y_old = ConsentStatement { consent: true, date: d("2023-01-01") };
+        let n_new = ConsentStatement { consent: false, date: d("2024-01-10") };
+        let y_new = ConsentStatement { consent: true, date: d("2024-01-10") };
+        assert_eq!(ConsentStatement::better(Some(n_new), Some(y_old)), Some(n_new));
+        assert_eq!(ConsentStatement::better(Some(y_old), Some(n_new)), Some(n_new));
+        assert_eq!(ConsentStatement::better(Some(y_new), Some(n_new)), Some(n_new));
+        assert_eq!(ConsentStatement::better(Some(n_new), Some(y_new)), Some(n_new));
+        assert_eq!(ConsentStatement::better(None, Some(y_old)), Some(y_old));
+        assert_eq!(ConsentStatement::better(Some(y_old), None), Some(y_old));
+    }
+
+    #[test]
+    fn visibility_needs_both_event_and_file_date() {
+        let d = |s| Date::parse(s).unwrap();
+        let p = Provenance { file: "f".into(), line: 2 };
+        let e = Event::row(EventKind::Changed, d("2024-01-03"), d("2024-01-08"), p, attrs("CLIENT", ""), None);
+        assert!(e.visible(None));
+        assert!(e.visible(Some(d("2024-01-08"))));
+        assert!(!e.visible(Some(d("2024-01-07"))));
+        assert!(!e.visible(Some(d("2024-01-02"))));
+    }
+}

@@ -1,0 +1,27 @@
+//! The rules of phone-consent (SEMANTICS.md), pure: keys and normalisation, events, the
+//! snapshot calendar, the presence/deletion fold, consent, attributes, the decision.
+#![warn(missing_docs)]
+
+pub mod calendar;
+pub mod date;
+pub mod decision;
+pub mod event;
+pub mod fold;
+pub mod history;
+pub mod key;
+pub mod normalise;
+pub mod reconcile;
+pub mod record;
+pub mod reject;
+
+pub use calendar::{CalendarEntry, SnapshotCalendar};
+pub use date::Date;
+pub use decision::{Decision, Freshness, Reason, can_send_sms, decide};
+pub use event::{Attributes, ConsentStatement, Event, EventKind, Provenance};
+pub use fold::{DeleteType, Deletion, Evidence, PhoneState, fold};
+pub use history::{KeyHistory, SnapshotObservation};
+pub use key::Key;
+pub use normalise::PhoneNumber;
+pub use reconcile::{Reconciler, SnapshotBuilder};
+pub use record::{FileKind, RawRow, Record, interpret};
+pub use reject::RejectReason;
