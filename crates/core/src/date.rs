@@ -43,7 +43,11 @@ impl Date {
         if b.len() != 8 {
             return None;
         }
-        Self::from_ymd(digits(&b[0..4])? as i32, digits(&b[4..6])?, digits(&b[6..8])?)
+        Self::from_ymd(
+            digits(&b[0..4])? as i32,
+            digits(&b[4..6])?,
+            digits(&b[6..8])?,
+        )
     }
 
     /// (year, month, day) of this date.
@@ -126,8 +130,18 @@ mod tests {
     #[test]
     fn rejects_anything_but_yyyy_mm_dd() {
         for bad in [
-            "", "2024-2-01", "2024/02/01", "20240201", "2023-02-29", "2024-13-01", "2024-00-10",
-            "2024-01-32", "2024-01-00", "abcd-ef-gh", "2024-01-01T00:00", "+202-01-01",
+            "",
+            "2024-2-01",
+            "2024/02/01",
+            "20240201",
+            "2023-02-29",
+            "2024-13-01",
+            "2024-00-10",
+            "2024-01-32",
+            "2024-01-00",
+            "abcd-ef-gh",
+            "2024-01-01T00:00",
+            "+202-01-01",
         ] {
             assert_eq!(Date::parse(bad), None, "{bad:?}");
         }

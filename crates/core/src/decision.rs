@@ -56,7 +56,10 @@ impl Reason {
 
     /// Whether this reason allows texting.
     pub fn allows(self) -> bool {
-        matches!(self, Self::AllowedExplicitConsent | Self::AllowedImplicitConsent)
+        matches!(
+            self,
+            Self::AllowedExplicitConsent | Self::AllowedImplicitConsent
+        )
     }
 }
 
@@ -92,8 +95,10 @@ pub struct Freshness {
 impl Freshness {
     /// True when the data is older than the policy accepts (or has no snapshot at all).
     pub fn is_stale(&self) -> bool {
-        self.newest_snapshot
-            .is_none_or(|s| i64::from(self.today.days()) - i64::from(s.days()) > i64::from(self.max_snapshot_age_days))
+        self.newest_snapshot.is_none_or(|s| {
+            i64::from(self.today.days()) - i64::from(s.days())
+                > i64::from(self.max_snapshot_age_days)
+        })
     }
 }
 
@@ -106,12 +111,18 @@ pub fn decide(state: Option<&PhoneState>) -> Decision {
         return deny(Reason::Deleted, Some(deletion.evidence.clone()));
     }
     if !state.attributes.is_client_sourced() {
-        return deny(Reason::NotClientSourced, Some(state.attributes_from.clone()));
+        return deny(
+            Reason::NotClientSourced,
+            Some(state.attributes_from.clone()),
+        );
     }
     match (state.consent, &state.consent_from) {
         (Some(c), from) if !c.consent => deny(Reason::ConsentWithdrawn, from.clone()),
         (Some(_), from) => allow(Reason::AllowedExplicitConsent, from.clone()),
-        (None, _) => allow(Reason::AllowedImplicitConsent, Some(state.attributes_from.clone())),
+        (None, _) => allow(
+            Reason::AllowedImplicitConsent,
+            Some(state.attributes_from.clone()),
+        ),
     }
 }
 
@@ -134,11 +145,19 @@ pub fn can_send_sms(
 }
 
 fn deny(reason: Reason, decided_by: Option<Evidence>) -> Decision {
-    Decision { allowed: false, reason, decided_by }
+    Decision {
+        allowed: false,
+        reason,
+        decided_by,
+    }
 }
 
 fn allow(reason: Reason, decided_by: Option<Evidence>) -> Decision {
-    Decision { allowed: true, reason, decided_by }
+    Decision {
+        allowed: true,
+        reason,
+        decided_by,
+    }
 }
 
 #[cfg(test)]
@@ -148,16 +167,31 @@ mod tests {
     use crate::fold::{DeleteType, Deletion};
 
     fn evidence(kind: EventKind) -> Evidence {
-        Evidence { kind, date: Date::from_days(1), file: "f".into(), line: Some(2) }
+        Evidence {
+            kind,
+            date: Date::from_days(1),
+            file: "f".into(),
+            line: Some(2),
+        }
     }
 
     fn state(source: &str, consent: Option<bool>, deleted: bool) -> PhoneState {
         PhoneState {
-            attributes: Attributes { source: source.into(), ..Attributes::default() },
+            attributes: Attributes {
+                source: source.into(),
+                ..Attributes::default()
+            },
             attributes_from: evidence(EventKind::Observed),
-            consent: consent.map(|c| ConsentStatement { consent: c, date: Date::from_days(1) }),
+            consent: consent.map(|c| ConsentStatement {
+                consent: c,
+                date: Date::from_days(1),
+            }),
             consent_from: consent.map(|_| evidence(EventKind::Changed)),
-            deletion: deleted.then(|| Deletion { kind: DeleteType::Soft, at: Date::from_days(1), evidence: evidence(EventKind::SoftDeleted) }),
+            deletion: deleted.then(|| Deletion {
+                kind: DeleteType::Soft,
+                at: Date::from_days(1),
+                evidence: evidence(EventKind::SoftDeleted),
+            }),
             first_seen_at: None,
             last_seen_at: None,
             last_event_at: Date::from_days(1),
@@ -173,32 +207,68 @@ mod tests {
         let deleted = check(Some(state("THIRD_PARTY", Some(false), true)));
         assert_eq!((deleted.allowed, deleted.reason), (false, Reason::Deleted));
         assert_eq!(deleted.decided_by.unwrap().kind, EventKind::SoftDeleted);
-        assert_eq!(check(Some(state("THIRD_PARTY", Some(false), false))).reason, Reason::NotClientSourced);
-        assert_eq!(check(Some(state("CLIENT", Some(false), false))).reason, Reason::ConsentWithdrawn);
+        assert_eq!(
+            check(Some(state("THIRD_PARTY", Some(false), false))).reason,
+            Reason::NotClientSourced
+        );
+        assert_eq!(
+            check(Some(state("CLIENT", Some(false), false))).reason,
+            Reason::ConsentWithdrawn
+        );
         let explicit = check(Some(state("CLIENT", Some(true), false)));
-        assert_eq!((explicit.allowed, explicit.reason), (true, Reason::AllowedExplicitConsent));
+        assert_eq!(
+            (explicit.allowed, explicit.reason),
+            (true, Reason::AllowedExplicitConsent)
+        );
         assert_eq!(explicit.decided_by.unwrap().kind, EventKind::Changed);
         let implicit = check(Some(state("CLIENT", None, false)));
-        assert_eq!((implicit.allowed, implicit.reason), (true, Reason::AllowedImplicitConsent));
+        assert_eq!(
+            (implicit.allowed, implicit.reason),
+            (true, Reason::AllowedImplicitConsent)
+        );
         for r in Reason::ALL {
-            assert_eq!(r.allows(), matches!(r, Reason::AllowedExplicitConsent | Reason::AllowedImplicitConsent));
+            assert_eq!(
+                r.allows(),
+                matches!(
+                    r,
+                    Reason::AllowedExplicitConsent | Reason::AllowedImplicitConsent
+                )
+            );
         }
     }
 
     #[test]
     fn malformed_input_and_stale_data_deny_before_lookup() {
         let (key, d) = can_send_sms("12x", "2125550101", None, |_| panic!("no lookup"));
-        assert_eq!((key, d.allowed, d.reason), (None, false, Reason::InvalidInput));
+        assert_eq!(
+            (key, d.allowed, d.reason),
+            (None, false, Reason::InvalidInput)
+        );
         let (_, d) = can_send_sms("1", "555", None, |_| panic!("no lookup"));
         assert_eq!(d.reason, Reason::InvalidInput);
-        let stale = Freshness { max_snapshot_age_days: 35, newest_snapshot: Some(Date::from_days(100)), today: Date::from_days(136) };
+        let stale = Freshness {
+            max_snapshot_age_days: 35,
+            newest_snapshot: Some(Date::from_days(100)),
+            today: Date::from_days(136),
+        };
         let (_, d) = can_send_sms("1", "2125550101", Some(&stale), |_| panic!("no lookup"));
         assert_eq!(d.reason, Reason::StaleData);
-        let fresh = Freshness { today: Date::from_days(135), ..stale };
-        let (key, d) = can_send_sms("1", "(212) 555-0101", Some(&fresh), |_| Some(state("CLIENT", None, false)));
+        let fresh = Freshness {
+            today: Date::from_days(135),
+            ..stale
+        };
+        let (key, d) = can_send_sms("1", "(212) 555-0101", Some(&fresh), |_| {
+            Some(state("CLIENT", None, false))
+        });
         assert_eq!(key.unwrap().phone.to_string(), "+12125550101");
         assert_eq!(d.reason, Reason::AllowedImplicitConsent);
-        let none = Freshness { newest_snapshot: None, ..fresh };
-        assert!(none.is_stale(), "no snapshot at all is stale under a policy");
+        let none = Freshness {
+            newest_snapshot: None,
+            ..fresh
+        };
+        assert!(
+            none.is_stale(),
+            "no snapshot at all is stale under a policy"
+        );
     }
 }

@@ -224,20 +224,47 @@ mod tests {
                 "{other}"
             );
         }
-        assert_eq!(attrs("OTHER", "a").deny_wins_cmp(&attrs("THIRD_PARTY", "a")), Ordering::Less);
-        assert_eq!(attrs("CLIENT", "b").deny_wins_cmp(&attrs("CLIENT", "a")), Ordering::Greater);
+        assert_eq!(
+            attrs("OTHER", "a").deny_wins_cmp(&attrs("THIRD_PARTY", "a")),
+            Ordering::Less
+        );
+        assert_eq!(
+            attrs("CLIENT", "b").deny_wins_cmp(&attrs("CLIENT", "a")),
+            Ordering::Greater
+        );
     }
 
     #[test]
     fn latest_consent_date_wins_and_no_wins_ties() {
         let d = |s| Date::parse(s).unwrap();
-        let y_old = ConsentStatement { consent: true, date: d("2023-01-01") };
-        let n_new = ConsentStatement { consent: false, date: d("2024-01-10") };
-        let y_new = ConsentStatement { consent: true, date: d("2024-01-10") };
-        assert_eq!(ConsentStatement::better(Some(n_new), Some(y_old)), Some(n_new));
-        assert_eq!(ConsentStatement::better(Some(y_old), Some(n_new)), Some(n_new));
-        assert_eq!(ConsentStatement::better(Some(y_new), Some(n_new)), Some(n_new));
-        assert_eq!(ConsentStatement::better(Some(n_new), Some(y_new)), Some(n_new));
+        let y_old = ConsentStatement {
+            consent: true,
+            date: d("2023-01-01"),
+        };
+        let n_new = ConsentStatement {
+            consent: false,
+            date: d("2024-01-10"),
+        };
+        let y_new = ConsentStatement {
+            consent: true,
+            date: d("2024-01-10"),
+        };
+        assert_eq!(
+            ConsentStatement::better(Some(n_new), Some(y_old)),
+            Some(n_new)
+        );
+        assert_eq!(
+            ConsentStatement::better(Some(y_old), Some(n_new)),
+            Some(n_new)
+        );
+        assert_eq!(
+            ConsentStatement::better(Some(y_new), Some(n_new)),
+            Some(n_new)
+        );
+        assert_eq!(
+            ConsentStatement::better(Some(n_new), Some(y_new)),
+            Some(n_new)
+        );
         assert_eq!(ConsentStatement::better(None, Some(y_old)), Some(y_old));
         assert_eq!(ConsentStatement::better(Some(y_old), None), Some(y_old));
     }
@@ -245,8 +272,18 @@ mod tests {
     #[test]
     fn visibility_needs_both_event_and_file_date() {
         let d = |s| Date::parse(s).unwrap();
-        let p = Provenance { file: "f".into(), line: 2 };
-        let e = Event::row(EventKind::Changed, d("2024-01-03"), d("2024-01-08"), p, attrs("CLIENT", ""), None);
+        let p = Provenance {
+            file: "f".into(),
+            line: 2,
+        };
+        let e = Event::row(
+            EventKind::Changed,
+            d("2024-01-03"),
+            d("2024-01-08"),
+            p,
+            attrs("CLIENT", ""),
+            None,
+        );
         assert!(e.visible(None));
         assert!(e.visible(Some(d("2024-01-08"))));
         assert!(!e.visible(Some(d("2024-01-07"))));

@@ -97,10 +97,16 @@ enum Step<'a> {
 /// `changed` < `soft_deleted`; the calendar's snapshots (dated ≤ `as_of`) either carry the
 /// key (an `observed` event, from a run) or, when complete and the key is present, derive a
 /// `missing` event. The result does not depend on the order of `events`.
-pub fn fold(events: &[Event], calendar: &SnapshotCalendar, as_of: Option<Date>) -> Option<PhoneState> {
+pub fn fold(
+    events: &[Event],
+    calendar: &SnapshotCalendar,
+    as_of: Option<Date>,
+) -> Option<PhoneState> {
     let mut rows: Vec<&Event> = events
         .iter()
-        .filter(|e| e.kind != EventKind::Observed && e.kind != EventKind::Missing && e.visible(as_of))
+        .filter(|e| {
+            e.kind != EventKind::Observed && e.kind != EventKind::Missing && e.visible(as_of)
+        })
         .collect();
     rows.sort_by(|a, b| event_order(a, b));
     let mut runs: Vec<&Event> = events
@@ -116,7 +122,8 @@ pub fn fold(events: &[Event], calendar: &SnapshotCalendar, as_of: Option<Date>) 
         let step = match (rows.get(next_row), snapshots.get(next_snapshot)) {
             (None, None) => break,
             (Some(e), Some(s))
-                if (e.date, e.kind.same_date_rank()) < (s.date, EventKind::Observed.same_date_rank()) =>
+                if (e.date, e.kind.same_date_rank())
+                    < (s.date, EventKind::Observed.same_date_rank()) =>
             {
                 Step::Row(e)
             }
@@ -238,7 +245,10 @@ impl<'a> Fold<'a> {
         let (file, line) = if date == run.date {
             (run.provenance.file.clone(), Some(run.provenance.line))
         } else if date == run.last_date {
-            (run.last_provenance.file.clone(), Some(run.last_provenance.line))
+            (
+                run.last_provenance.file.clone(),
+                Some(run.last_provenance.line),
+            )
         } else {
             (snapshot_file.clone(), None)
         };
@@ -277,7 +287,13 @@ impl<'a> Fold<'a> {
 
     /// Attributes of the latest row in event order; the winning consent statement, the
     /// earliest event on a full tie.
-    fn record(&mut self, date: Date, attributes: &'a Attributes, consent: Option<ConsentStatement>, evidence: Evidence) {
+    fn record(
+        &mut self,
+        date: Date,
+        attributes: &'a Attributes,
+        consent: Option<ConsentStatement>,
+        evidence: Evidence,
+    ) {
         if let Some(c) = consent
             && self
                 .consent

@@ -23,10 +23,13 @@ impl SnapshotObservation {
     /// Combines another row of the same snapshot into this observation.
     pub fn merge(&mut self, other: SnapshotObservation) {
         self.consent = ConsentStatement::better(self.consent, other.consent);
-        let wins = other.attributes.deny_wins_cmp(&self.attributes).then_with(|| {
-            // Equal attributes: keep the earliest row as evidence, whatever the arrival order.
-            self.provenance.cmp(&other.provenance)
-        });
+        let wins = other
+            .attributes
+            .deny_wins_cmp(&self.attributes)
+            .then_with(|| {
+                // Equal attributes: keep the earliest row as evidence, whatever the arrival order.
+                self.provenance.cmp(&other.provenance)
+            });
         if wins == Ordering::Greater {
             self.attributes = other.attributes;
             self.provenance = other.provenance;

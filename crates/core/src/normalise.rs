@@ -40,7 +40,9 @@ impl PhoneNumber {
             _ => return None,
         };
         Some(PhoneNumber(
-            national.iter().fold(0u64, |acc, &d| acc * 10 + u64::from(d)),
+            national
+                .iter()
+                .fold(0u64, |acc, &d| acc * 10 + u64::from(d)),
         ))
     }
 }
@@ -54,7 +56,10 @@ impl std::fmt::Display for PhoneNumber {
 /// SEMANTICS §1: the account of a legacy id (`cnsmr_idntfr_lgcy_txt`): trimmed, trailing
 /// consumer-type letters removed; must then be non-empty and all digits.
 pub fn account_from_legacy_id(text: &str) -> Option<&str> {
-    digits_only(text.trim().trim_end_matches(|c: char| c.is_ascii_alphabetic()))
+    digits_only(
+        text.trim()
+            .trim_end_matches(|c: char| c.is_ascii_alphabetic()),
+    )
 }
 
 /// SEMANTICS §1: ENRLMT's `account_number`: trimmed, non-empty, all digits.
@@ -102,8 +107,15 @@ mod tests {
     #[test]
     fn phone_formats_normalise_to_e164() {
         for ok in [
-            "2125550101", "(212) 555-0101", "212.555.0101", "1-212-555-0101", "+1 212 555 0101",
-            "+12125550101", " 212-555-0101 ", "12125550101", "+2125550101",
+            "2125550101",
+            "(212) 555-0101",
+            "212.555.0101",
+            "1-212-555-0101",
+            "+1 212 555 0101",
+            "+12125550101",
+            " 212-555-0101 ",
+            "12125550101",
+            "+2125550101",
         ] {
             assert_eq!(
                 PhoneNumber::parse(ok).map(|p| p.to_string()).as_deref(),
@@ -116,8 +128,16 @@ mod tests {
     #[test]
     fn unusable_phones_are_rejected() {
         for bad in [
-            "", "55501", "212555010", "22125550101", "121255501011", "212-555-010x", "212/555/0101",
-            "++12125550101", "212555O101", "1",
+            "",
+            "55501",
+            "212555010",
+            "22125550101",
+            "121255501011",
+            "212-555-010x",
+            "212/555/0101",
+            "++12125550101",
+            "212555O101",
+            "1",
         ] {
             assert_eq!(PhoneNumber::parse(bad), None, "{bad:?}");
         }
@@ -125,14 +145,26 @@ mod tests {
 
     #[test]
     fn leading_zero_area_is_kept_as_ten_digits() {
-        assert_eq!(PhoneNumber::parse("0125550101").unwrap().to_string(), "+10125550101");
+        assert_eq!(
+            PhoneNumber::parse("0125550101").unwrap().to_string(),
+            "+10125550101"
+        );
     }
 
     #[test]
     fn legacy_id_loses_consumer_type_letters_and_keeps_leading_zeros() {
-        assert_eq!(account_from_legacy_id("0433218196001338P"), Some("0433218196001338"));
-        assert_eq!(account_from_legacy_id(" 1000000000000001C "), Some("1000000000000001"));
-        assert_eq!(account_from_legacy_id("1000000000000001"), Some("1000000000000001"));
+        assert_eq!(
+            account_from_legacy_id("0433218196001338P"),
+            Some("0433218196001338")
+        );
+        assert_eq!(
+            account_from_legacy_id(" 1000000000000001C "),
+            Some("1000000000000001")
+        );
+        assert_eq!(
+            account_from_legacy_id("1000000000000001"),
+            Some("1000000000000001")
+        );
         assert_eq!(account_from_legacy_id("ABCP"), None);
         assert_eq!(account_from_legacy_id("P"), None);
         assert_eq!(account_from_legacy_id("12a4P"), None);
@@ -141,7 +173,10 @@ mod tests {
 
     #[test]
     fn enrollment_account_number_must_be_digits_itself() {
-        assert_eq!(account_from_account_number(" 0300000000000003 "), Some("0300000000000003"));
+        assert_eq!(
+            account_from_account_number(" 0300000000000003 "),
+            Some("0300000000000003")
+        );
         assert_eq!(account_from_account_number("0300000000000003P"), None);
         assert_eq!(account_from_account_number(""), None);
     }

@@ -86,7 +86,10 @@ impl Reconciler {
 
     /// Rebuilds a reconciler from stored histories and calendar (the lake's silver).
     pub fn from_parts(histories: HashMap<Key, KeyHistory>, calendar: SnapshotCalendar) -> Self {
-        Reconciler { histories, calendar }
+        Reconciler {
+            histories,
+            calendar,
+        }
     }
 
     /// Adds an accepted ENRLMT or SUPPLFWD row from a file dated `file_date`.
@@ -99,7 +102,10 @@ impl Reconciler {
             record.attributes,
             record.consent,
         );
-        self.histories.entry(record.key).or_default().add_row_event(event);
+        self.histories
+            .entry(record.key)
+            .or_default()
+            .add_row_event(event);
     }
 
     /// Applies a whole snapshot dated `date` (SEMANTICS §2). `complete` is false when any of
@@ -114,12 +120,22 @@ impl Reconciler {
         if let Some(newest) = self.calendar.newest()
             && newest >= date
         {
-            return Err(ReconcileError::SnapshotOutOfOrder { got: date, after: newest });
+            return Err(ReconcileError::SnapshotOutOfOrder {
+                got: date,
+                after: newest,
+            });
         }
         let previous = self.calendar.newest();
-        self.calendar.insert(CalendarEntry { date, complete, file });
+        self.calendar.insert(CalendarEntry {
+            date,
+            complete,
+            file,
+        });
         for (key, obs) in snapshot.observations {
-            self.histories.entry(key).or_default().observe(obs, previous);
+            self.histories
+                .entry(key)
+                .or_default()
+                .observe(obs, previous);
         }
         Ok(())
     }
@@ -199,10 +215,20 @@ mod tests {
     }
 
     fn consent(c: Option<(bool, i32)>) -> Option<ConsentStatement> {
-        c.map(|(consent, day)| ConsentStatement { consent, date: Date::from_days(day) })
+        c.map(|(consent, day)| ConsentStatement {
+            consent,
+            date: Date::from_days(day),
+        })
     }
 
-    fn record(key_id: u8, kind: EventKind, date: i32, client: bool, c: Option<(bool, i32)>, record_id: u8) -> Record {
+    fn record(
+        key_id: u8,
+        kind: EventKind,
+        date: i32,
+        client: bool,
+        c: Option<(bool, i32)>,
+        record_id: u8,
+    ) -> Record {
         Record {
             key: key(key_id),
             kind,
@@ -218,20 +244,48 @@ mod tests {
     }
 
     fn arb_snapshots() -> impl Strategy<Value = Vec<(i32, bool, Vec<Obs>)>> {
-        let obs = (0..3u8, any::<bool>(), arb_consent(), 0..2u8)
-            .prop_map(|(key, source, consent, record_id)| Obs { key, source, consent, record_id });
-        prop::collection::btree_map(0..40i32, (prop::bool::weighted(0.85), prop::collection::vec(obs, 0..5)), 0..8)
-            .prop_map(|m| m.into_iter().map(|(d, (c, o))| (d, c, o)).collect())
+        let obs = (0..3u8, any::<bool>(), arb_consent(), 0..2u8).prop_map(
+            |(key, source, consent, record_id)| Obs {
+                key,
+                source,
+                consent,
+                record_id,
+            },
+        );
+        prop::collection::btree_map(
+            0..40i32,
+            (prop::bool::weighted(0.85), prop::collection::vec(obs, 0..5)),
+            0..8,
+        )
+        .prop_map(|m| m.into_iter().map(|(d, (c, o))| (d, c, o)).collect())
     }
 
     fn arb_rows() -> impl Strategy<Value = Vec<Row>> {
-        let row = (0..3u8, 0..3u8, 0..40i32, 0..8i32, any::<bool>(), arb_consent())
-            .prop_map(|(key, kind, date, lag, source, consent)| Row { key, kind, date, lag, source, consent });
+        let row = (
+            0..3u8,
+            0..3u8,
+            0..40i32,
+            0..8i32,
+            any::<bool>(),
+            arb_consent(),
+        )
+            .prop_map(|(key, kind, date, lag, source, consent)| Row {
+                key,
+                kind,
+                date,
+                lag,
+                source,
+                consent,
+            });
         prop::collection::vec(row, 0..10)
     }
 
     fn row_kind(k: u8) -> EventKind {
-        [EventKind::Enrolled, EventKind::Changed, EventKind::SoftDeleted][k as usize]
+        [
+            EventKind::Enrolled,
+            EventKind::Changed,
+            EventKind::SoftDeleted,
+        ][k as usize]
     }
 
     /// Builds a reconciler; `reverse` feeds rows and snapshot rows in reverse order.
@@ -242,8 +296,18 @@ mod tests {
             rows.reverse();
         }
         for (i, row) in rows {
-            let rec = record(row.key, row_kind(row.kind), row.date, row.source, row.consent, 0);
-            let prov = Provenance { file: format!("row{i}").into(), line: 2 };
+            let rec = record(
+                row.key,
+                row_kind(row.kind),
+                row.date,
+                row.source,
+                row.consent,
+                0,
+            );
+            let prov = Provenance {
+                file: format!("row{i}").into(),
+                line: 2,
+            };
             r.add_row_event(rec, Date::from_days(row.date + row.lag), prov);
         }
         for (date, complete, obs) in snapshots {
@@ -253,22 +317,62 @@ mod tests {
                 obs.reverse();
             }
             for (line, o) in obs {
-                let rec = record(o.key, EventKind::Observed, *date, o.source, o.consent, o.record_id);
-                b.add(rec, Provenance { file: format!("snap{date}").into(), line: line as u64 + 2 });
+                let rec = record(
+                    o.key,
+                    EventKind::Observed,
+                    *date,
+                    o.source,
+                    o.consent,
+                    o.record_id,
+                );
+                b.add(
+                    rec,
+                    Provenance {
+                        file: format!("snap{date}").into(),
+                        line: line as u64 + 2,
+                    },
+                );
             }
-            r.add_snapshot(Date::from_days(*date), *complete, format!("snap{date}").into(), b).unwrap();
+            r.add_snapshot(
+                Date::from_days(*date),
+                *complete,
+                format!("snap{date}").into(),
+                b,
+            )
+            .unwrap();
         }
         r
     }
 
     /// The same history with no run compression: one observed event per snapshot row group.
-    fn uncompressed(r: &Reconciler, snapshots: &[(i32, bool, Vec<Obs>)], rows_only: &Reconciler) -> HashMap<Key, Vec<Event>> {
-        let mut out: HashMap<Key, Vec<Event>> = rows_only.histories.iter().map(|(k, h)| (k.clone(), h.events().to_vec())).collect();
+    fn uncompressed(
+        r: &Reconciler,
+        snapshots: &[(i32, bool, Vec<Obs>)],
+        rows_only: &Reconciler,
+    ) -> HashMap<Key, Vec<Event>> {
+        let mut out: HashMap<Key, Vec<Event>> = rows_only
+            .histories
+            .iter()
+            .map(|(k, h)| (k.clone(), h.events().to_vec()))
+            .collect();
         for (date, _, obs) in snapshots {
             let mut b = SnapshotBuilder::default();
             for (line, o) in obs.iter().enumerate() {
-                let rec = record(o.key, EventKind::Observed, *date, o.source, o.consent, o.record_id);
-                b.add(rec, Provenance { file: format!("snap{date}").into(), line: line as u64 + 2 });
+                let rec = record(
+                    o.key,
+                    EventKind::Observed,
+                    *date,
+                    o.source,
+                    o.consent,
+                    o.record_id,
+                );
+                b.add(
+                    rec,
+                    Provenance {
+                        file: format!("snap{date}").into(),
+                        line: line as u64 + 2,
+                    },
+                );
             }
             for (k, o) in b.observations {
                 let mut h = KeyHistory::default();
@@ -289,7 +393,10 @@ mod tests {
             s.first_seen_at,
             s.last_seen_at,
             s.missing_at.clone(),
-            s.changes_after_delete.iter().map(|e| e.date).collect::<Vec<_>>(),
+            s.changes_after_delete
+                .iter()
+                .map(|e| e.date)
+                .collect::<Vec<_>>(),
             crate::decision::decide(Some(s)).reason,
         )
     }
@@ -321,8 +428,22 @@ mod tests {
     #[test]
     fn snapshots_must_come_in_date_order() {
         let mut r = Reconciler::new();
-        r.add_snapshot(Date::from_days(10), true, "a".into(), SnapshotBuilder::default()).unwrap();
-        let err = r.add_snapshot(Date::from_days(5), true, "b".into(), SnapshotBuilder::default());
-        assert!(matches!(err, Err(ReconcileError::SnapshotOutOfOrder { .. })));
+        r.add_snapshot(
+            Date::from_days(10),
+            true,
+            "a".into(),
+            SnapshotBuilder::default(),
+        )
+        .unwrap();
+        let err = r.add_snapshot(
+            Date::from_days(5),
+            true,
+            "b".into(),
+            SnapshotBuilder::default(),
+        );
+        assert!(matches!(
+            err,
+            Err(ReconcileError::SnapshotOutOfOrder { .. })
+        ));
     }
 }

@@ -166,51 +166,106 @@ mod tests {
         assert_eq!(r.date, d("2024-02-22"));
         assert_eq!(r.key.to_string(), "1000000000000001 +12125550101");
         assert_eq!(r.attributes.source, "CLIENT");
-        assert_eq!(r.consent, Some(ConsentStatement { consent: false, date: d("2024-02-22") }));
+        assert_eq!(
+            r.consent,
+            Some(ConsentStatement {
+                consent: false,
+                date: d("2024-02-22")
+            })
+        );
     }
 
     #[test]
     fn soft_delete_flag_y_is_a_soft_delete() {
-        let raw = RawRow { delete_flag: "y", ..change_row() };
-        assert_eq!(interpret(FileKind::Change, d("2024-02-25"), &raw).unwrap().kind, EventKind::SoftDeleted);
+        let raw = RawRow {
+            delete_flag: "y",
+            ..change_row()
+        };
+        assert_eq!(
+            interpret(FileKind::Change, d("2024-02-25"), &raw)
+                .unwrap()
+                .kind,
+            EventKind::SoftDeleted
+        );
     }
 
     #[test]
     fn snapshot_rows_are_dated_by_the_snapshot() {
-        let raw = RawRow { event_date: "", delete_flag: "", ..change_row() };
+        let raw = RawRow {
+            event_date: "",
+            delete_flag: "",
+            ..change_row()
+        };
         let r = interpret(FileKind::Snapshot, d("2024-03-01"), &raw).unwrap();
         assert_eq!((r.kind, r.date), (EventKind::Observed, d("2024-03-01")));
     }
 
     #[test]
     fn enrollment_has_no_consent_and_needs_a_digit_account() {
-        let raw = RawRow { account: "0300000000000003", consent_flag: "Y", ..change_row() };
+        let raw = RawRow {
+            account: "0300000000000003",
+            consent_flag: "Y",
+            ..change_row()
+        };
         let r = interpret(FileKind::Enrollment, d("2024-02-25"), &raw).unwrap();
         assert_eq!((r.kind, r.consent), (EventKind::Enrolled, None));
         assert_eq!(&*r.key.account, "0300000000000003");
-        let raw = RawRow { account: "0300000000000003P", ..change_row() };
-        assert_eq!(interpret(FileKind::Enrollment, d("2024-02-25"), &raw), Err(RejectReason::InvalidAccount));
+        let raw = RawRow {
+            account: "0300000000000003P",
+            ..change_row()
+        };
+        assert_eq!(
+            interpret(FileKind::Enrollment, d("2024-02-25"), &raw),
+            Err(RejectReason::InvalidAccount)
+        );
     }
 
     #[test]
     fn invalid_consent_date_falls_back_to_the_event_date_with_a_warning() {
         for bad in ["", "2024-02-30", "soon"] {
-            let raw = RawRow { consent_flag: "Y", consent_date: bad, ..change_row() };
+            let raw = RawRow {
+                consent_flag: "Y",
+                consent_date: bad,
+                ..change_row()
+            };
             let r = interpret(FileKind::Change, d("2024-02-25"), &raw).unwrap();
-            assert_eq!(r.consent, Some(ConsentStatement { consent: true, date: d("2024-02-22") }));
+            assert_eq!(
+                r.consent,
+                Some(ConsentStatement {
+                    consent: true,
+                    date: d("2024-02-22")
+                })
+            );
             assert!(r.consent_date_substituted);
         }
-        let raw = RawRow { consent_flag: "", consent_date: "junk", ..change_row() };
+        let raw = RawRow {
+            consent_flag: "",
+            consent_date: "junk",
+            ..change_row()
+        };
         let r = interpret(FileKind::Change, d("2024-02-25"), &raw).unwrap();
         assert_eq!((r.consent, r.consent_date_substituted), (None, false));
     }
 
     #[test]
     fn missing_event_date_rejects_change_and_enrollment_rows() {
-        let raw = RawRow { event_date: "2024-02-31", ..change_row() };
-        assert_eq!(interpret(FileKind::Change, d("2024-02-25"), &raw), Err(RejectReason::InvalidDate));
-        let raw = RawRow { account: "1", event_date: "", ..change_row() };
-        assert_eq!(interpret(FileKind::Enrollment, d("2024-02-25"), &raw), Err(RejectReason::InvalidDate));
+        let raw = RawRow {
+            event_date: "2024-02-31",
+            ..change_row()
+        };
+        assert_eq!(
+            interpret(FileKind::Change, d("2024-02-25"), &raw),
+            Err(RejectReason::InvalidDate)
+        );
+        let raw = RawRow {
+            account: "1",
+            event_date: "",
+            ..change_row()
+        };
+        assert_eq!(
+            interpret(FileKind::Enrollment, d("2024-02-25"), &raw),
+            Err(RejectReason::InvalidDate)
+        );
     }
 
     #[test]
@@ -232,7 +287,11 @@ mod tests {
         ];
         let mut raw = all_bad;
         for (i, reason) in expect.iter().enumerate() {
-            assert_eq!(interpret(FileKind::Change, d("2024-02-25"), &raw), Err(*reason), "step {i}");
+            assert_eq!(
+                interpret(FileKind::Change, d("2024-02-25"), &raw),
+                Err(*reason),
+                "step {i}"
+            );
             match i {
                 0 => raw.account = "1000000000000001P",
                 1 => raw.phone = "2125550101",

@@ -1,1 +1,56 @@
-pub fn x(){}
+//! The lake: Delta tables for bronze, silver and gold, the pipeline that fills them, and the
+//! reads that answer checks and SQL.
+#![warn(missing_docs)]
+
+pub mod bronze;
+pub mod delta;
+pub mod history;
+pub mod ingest;
+pub mod pii;
+pub mod publish;
+pub mod schema;
+
+use std::path::{Path, PathBuf};
+
+pub use deltalake::arrow;
+pub use history::{CheckAnswer, check, gold_as_of};
+pub use ingest::{Progress, Quiet, RunOptions, RunSummary, run};
+
+/// Errors that stop a lake operation (bad feed data is never one: it is rejected).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A Delta table could not be read or written.
+    #[error(transparent)]
+    Delta(#[from] delta::LakeError),
+    /// The feed could not be listed.
+    #[error(transparent)]
+    Feed(#[from] phone_consent_feed::FeedError),
+    /// A file or folder could not be accessed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Something held in the lake is not what it must be.
+    #[error("{what}: {why}")]
+    Invalid {
+        /// What was wrong.
+        what: String,
+        /// Why.
+        why: String,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.to_owned(),
+            source,
+        }
+    }
+}
+
+/// `Result` of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

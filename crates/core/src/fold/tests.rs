@@ -13,7 +13,10 @@ fn d(s: &str) -> Date {
 }
 
 fn key() -> Key {
-    Key::new("1000000000000001", PhoneNumber::parse("2125550101").unwrap())
+    Key::new(
+        "1000000000000001",
+        PhoneNumber::parse("2125550101").unwrap(),
+    )
 }
 
 fn rec(kind: EventKind, date: &str, source: &str, consent: Option<(bool, &str)>) -> Record {
@@ -21,14 +24,23 @@ fn rec(kind: EventKind, date: &str, source: &str, consent: Option<(bool, &str)>)
         key: key(),
         kind,
         date: d(date),
-        attributes: Attributes { source: source.into(), ..Attributes::default() },
-        consent: consent.map(|(c, cd)| ConsentStatement { consent: c, date: d(cd) }),
+        attributes: Attributes {
+            source: source.into(),
+            ..Attributes::default()
+        },
+        consent: consent.map(|(c, cd)| ConsentStatement {
+            consent: c,
+            date: d(cd),
+        }),
         consent_date_substituted: false,
     }
 }
 
 fn prov(file: &str) -> Provenance {
-    Provenance { file: file.into(), line: 2 }
+    Provenance {
+        file: file.into(),
+        line: 2,
+    }
 }
 
 /// A feed built up in steps, snapshots in date order.
@@ -43,22 +55,50 @@ impl Feed {
         self.snapshot_with(date, true, carried);
         self
     }
-    fn damaged_snapshot(mut self, date: &str, carried: Option<(&str, Option<(bool, &str)>)>) -> Self {
+    fn damaged_snapshot(
+        mut self,
+        date: &str,
+        carried: Option<(&str, Option<(bool, &str)>)>,
+    ) -> Self {
         self.snapshot_with(date, false, carried);
         self
     }
-    fn snapshot_with(&mut self, date: &str, complete: bool, carried: Option<(&str, Option<(bool, &str)>)>) {
+    fn snapshot_with(
+        &mut self,
+        date: &str,
+        complete: bool,
+        carried: Option<(&str, Option<(bool, &str)>)>,
+    ) {
         let mut b = SnapshotBuilder::default();
         if let Some((source, consent)) = carried {
-            b.add(rec(EventKind::Observed, date, source, consent), prov(&format!("NONFIN-{date}")));
+            b.add(
+                rec(EventKind::Observed, date, source, consent),
+                prov(&format!("NONFIN-{date}")),
+            );
         }
         // Another key keeps every snapshot non-empty.
-        let other = Record { key: Key::new("9", PhoneNumber::parse("3125550102").unwrap()), ..rec(EventKind::Observed, date, "CLIENT", None) };
+        let other = Record {
+            key: Key::new("9", PhoneNumber::parse("3125550102").unwrap()),
+            ..rec(EventKind::Observed, date, "CLIENT", None)
+        };
         b.add(other, prov("other"));
-        self.0.add_snapshot(d(date), complete, format!("NONFIN-{date}").into(), b).unwrap();
+        self.0
+            .add_snapshot(d(date), complete, format!("NONFIN-{date}").into(), b)
+            .unwrap();
     }
-    fn row(mut self, kind: EventKind, date: &str, file_date: &str, source: &str, consent: Option<(bool, &str)>) -> Self {
-        self.0.add_row_event(rec(kind, date, source, consent), d(file_date), prov(&format!("{}-{file_date}", kind.name())));
+    fn row(
+        mut self,
+        kind: EventKind,
+        date: &str,
+        file_date: &str,
+        source: &str,
+        consent: Option<(bool, &str)>,
+    ) -> Self {
+        self.0.add_row_event(
+            rec(kind, date, source, consent),
+            d(file_date),
+            prov(&format!("{}-{file_date}", kind.name())),
+        );
         self
     }
     fn enrolled(self, date: &str) -> Self {
@@ -104,7 +144,10 @@ fn missing_from_a_snapshot_is_a_hard_delete_at_the_first_missing_snapshot() {
     assert_eq!(s.last_seen_at, Some(d("2024-02-01")));
     assert_eq!(s.missing_at, vec![d("2024-03-01")]);
     let e = &s.deletion.unwrap().evidence;
-    assert_eq!((e.kind, &*e.file), (EventKind::Missing, "NONFIN-2024-03-01"));
+    assert_eq!(
+        (e.kind, &*e.file),
+        (EventKind::Missing, "NONFIN-2024-03-01")
+    );
 }
 
 #[test]
@@ -119,25 +162,39 @@ fn a_later_snapshot_that_carries_the_phone_re_adds_it() {
 
 #[test]
 fn an_enrollment_re_adds_a_deleted_phone() {
-    let s = Feed::new().snapshot("2024-01-01", CLIENT).soft_deleted("2024-01-05").enrolled("2024-01-09").state();
+    let s = Feed::new()
+        .snapshot("2024-01-01", CLIENT)
+        .soft_deleted("2024-01-05")
+        .enrolled("2024-01-09")
+        .state();
     assert_eq!(deletion(&s), None);
 }
 
 #[test]
 fn an_unseen_key_is_not_deleted_by_a_snapshot_that_lacks_it() {
-    let s = Feed::new().snapshot("2024-01-01", None).snapshot("2024-02-01", None).enrolled("2024-02-10").state();
+    let s = Feed::new()
+        .snapshot("2024-01-01", None)
+        .snapshot("2024-02-01", None)
+        .enrolled("2024-02-10")
+        .state();
     assert_eq!(deletion(&s), None);
 }
 
 #[test]
 fn enrolled_before_a_snapshot_that_lacks_it_is_hard_deleted_there_even_on_the_same_date() {
-    let s = Feed::new().enrolled("2024-02-01").snapshot("2024-02-01", None).state();
+    let s = Feed::new()
+        .enrolled("2024-02-01")
+        .snapshot("2024-02-01", None)
+        .state();
     assert_eq!(deletion(&s), Some((DeleteType::Hard, "2024-02-01".into())));
 }
 
 #[test]
 fn soft_delete_deletes_a_present_or_unseen_key() {
-    let s = Feed::new().snapshot("2024-01-01", CLIENT).soft_deleted("2024-01-15").state();
+    let s = Feed::new()
+        .snapshot("2024-01-01", CLIENT)
+        .soft_deleted("2024-01-15")
+        .state();
     assert_eq!(deletion(&s), Some((DeleteType::Soft, "2024-01-15".into())));
     let s = Feed::new().soft_deleted("2024-01-15").state();
     assert_eq!(deletion(&s), Some((DeleteType::Soft, "2024-01-15".into())));
@@ -162,7 +219,10 @@ fn an_already_deleted_key_stays_deleted_as_it_was() {
         .soft_deleted("2024-02-10")
         .state();
     assert_eq!(deletion(&s), Some((DeleteType::Hard, "2024-02-01".into())));
-    let s = Feed::new().soft_deleted("2024-01-10").soft_deleted("2024-01-20").state();
+    let s = Feed::new()
+        .soft_deleted("2024-01-10")
+        .soft_deleted("2024-01-20")
+        .state();
     assert_eq!(deletion(&s), Some((DeleteType::Soft, "2024-01-10".into())));
 }
 
@@ -176,7 +236,11 @@ fn a_change_record_never_re_adds_and_the_conflict_is_logged() {
     assert_eq!(deletion(&s), Some((DeleteType::Hard, "2024-02-01".into())));
     assert_eq!(s.changes_after_delete.len(), 1);
     assert_eq!(s.changes_after_delete[0].date, d("2024-02-20"));
-    let s = Feed::new().snapshot("2024-01-01", CLIENT).soft_deleted("2024-01-10").changed("2024-01-20", None).state();
+    let s = Feed::new()
+        .snapshot("2024-01-01", CLIENT)
+        .soft_deleted("2024-01-10")
+        .changed("2024-01-20", None)
+        .state();
     assert_eq!(deletion(&s), Some((DeleteType::Soft, "2024-01-10".into())));
 }
 
@@ -189,26 +253,41 @@ fn a_change_record_makes_an_unseen_key_present() {
 
 #[test]
 fn a_change_on_the_date_of_a_missing_snapshot_comes_after_it() {
-    let s = Feed::new().snapshot("2024-01-01", CLIENT).changed("2024-02-01", None).snapshot("2024-02-01", None).state();
+    let s = Feed::new()
+        .snapshot("2024-01-01", CLIENT)
+        .changed("2024-02-01", None)
+        .snapshot("2024-02-01", None)
+        .state();
     assert_eq!(deletion(&s), Some((DeleteType::Hard, "2024-02-01".into())));
 }
 
 #[test]
 fn soft_delete_beats_a_change_and_a_snapshot_of_the_same_date() {
-    let s = Feed::new().soft_deleted("2024-02-01").changed("2024-02-01", None).snapshot("2024-02-01", CLIENT).state();
+    let s = Feed::new()
+        .soft_deleted("2024-02-01")
+        .changed("2024-02-01", None)
+        .snapshot("2024-02-01", CLIENT)
+        .state();
     assert_eq!(deletion(&s), Some((DeleteType::Soft, "2024-02-01".into())));
 }
 
 #[test]
 fn a_damaged_snapshot_deletes_nothing_but_its_rows_still_count() {
-    let s = Feed::new().snapshot("2024-01-01", CLIENT).damaged_snapshot("2024-02-01", None).state();
+    let s = Feed::new()
+        .snapshot("2024-01-01", CLIENT)
+        .damaged_snapshot("2024-02-01", None)
+        .state();
     assert_eq!(deletion(&s), None);
     let s = Feed::new()
         .snapshot("2024-01-01", CLIENT)
         .soft_deleted("2024-01-10")
         .damaged_snapshot("2024-02-01", CLIENT)
         .state();
-    assert_eq!(deletion(&s), None, "a damaged snapshot's accepted rows still re-add");
+    assert_eq!(
+        deletion(&s),
+        None,
+        "a damaged snapshot's accepted rows still re-add"
+    );
 }
 
 #[test]
@@ -218,7 +297,13 @@ fn latest_consent_date_wins_not_latest_record() {
         .changed("2024-01-12", Some((false, "2024-01-10")))
         .snapshot("2024-02-01", Some(("CLIENT", Some((true, "2023-06-01")))))
         .state();
-    assert_eq!(s.consent, Some(ConsentStatement { consent: false, date: d("2024-01-10") }));
+    assert_eq!(
+        s.consent,
+        Some(ConsentStatement {
+            consent: false,
+            date: d("2024-01-10")
+        })
+    );
     assert_eq!(decide(Some(&s)).reason, Reason::ConsentWithdrawn);
 }
 
@@ -240,13 +325,21 @@ fn an_empty_flag_does_not_erase_a_statement() {
         .snapshot("2024-02-01", CLIENT)
         .changed("2024-02-10", None)
         .state();
-    assert_eq!(s.consent, Some(ConsentStatement { consent: false, date: d("2023-06-01") }));
+    assert_eq!(
+        s.consent,
+        Some(ConsentStatement {
+            consent: false,
+            date: d("2023-06-01")
+        })
+    );
     assert_eq!(s.sms_consent_updated_at_for_test(), Some(d("2023-06-01")));
 }
 
 #[test]
 fn explicit_yes_allows_with_its_evidence() {
-    let s = Feed::new().snapshot("2024-01-01", Some(("CLIENT", Some((true, "2023-06-01"))))).state();
+    let s = Feed::new()
+        .snapshot("2024-01-01", Some(("CLIENT", Some((true, "2023-06-01")))))
+        .state();
     let decision = decide(Some(&s));
     assert_eq!(decision.reason, Reason::AllowedExplicitConsent);
     assert_eq!(decision.decided_by.unwrap().date, d("2024-01-01"));
@@ -254,16 +347,46 @@ fn explicit_yes_allows_with_its_evidence() {
 
 #[test]
 fn attributes_come_from_the_latest_row_in_event_order() {
-    let s = Feed::new().snapshot("2024-02-01", CLIENT).row(EventKind::Changed, "2024-02-01", "2024-02-03", "THIRD_PARTY", None).state();
-    assert_eq!(s.attributes.source, "THIRD_PARTY", "SUPPLFWD wins the same date");
+    let s = Feed::new()
+        .snapshot("2024-02-01", CLIENT)
+        .row(
+            EventKind::Changed,
+            "2024-02-01",
+            "2024-02-03",
+            "THIRD_PARTY",
+            None,
+        )
+        .state();
+    assert_eq!(
+        s.attributes.source, "THIRD_PARTY",
+        "SUPPLFWD wins the same date"
+    );
     assert_eq!(decide(Some(&s)).reason, Reason::NotClientSourced);
-    let s = Feed::new().row(EventKind::Changed, "2024-01-20", "2024-01-20", "THIRD_PARTY", None).snapshot("2024-02-01", CLIENT).state();
+    let s = Feed::new()
+        .row(
+            EventKind::Changed,
+            "2024-01-20",
+            "2024-01-20",
+            "THIRD_PARTY",
+            None,
+        )
+        .snapshot("2024-02-01", CLIENT)
+        .state();
     assert_eq!(s.attributes.source, "CLIENT", "a newer snapshot wins");
 }
 
 #[test]
 fn a_change_after_a_delete_still_updates_attributes() {
-    let s = Feed::new().soft_deleted("2024-01-10").row(EventKind::Changed, "2024-01-20", "2024-01-20", "OTHER", None).state();
+    let s = Feed::new()
+        .soft_deleted("2024-01-10")
+        .row(
+            EventKind::Changed,
+            "2024-01-20",
+            "2024-01-20",
+            "OTHER",
+            None,
+        )
+        .state();
     assert_eq!(s.attributes.source, "OTHER");
     assert!(s.is_deleted());
 }
@@ -272,8 +395,20 @@ fn a_change_after_a_delete_still_updates_attributes() {
 fn rows_of_the_same_date_and_kind_deny_wins() {
     for order in [["CLIENT", "THIRD_PARTY"], ["THIRD_PARTY", "CLIENT"]] {
         let s = Feed::new()
-            .row(EventKind::Changed, "2024-01-20", "2024-01-20", order[0], None)
-            .row(EventKind::Changed, "2024-01-20", "2024-01-22", order[1], None)
+            .row(
+                EventKind::Changed,
+                "2024-01-20",
+                "2024-01-20",
+                order[0],
+                None,
+            )
+            .row(
+                EventKind::Changed,
+                "2024-01-20",
+                "2024-01-22",
+                order[1],
+                None,
+            )
             .state();
         assert_eq!(s.attributes.source, "THIRD_PARTY");
     }
@@ -285,29 +420,59 @@ fn as_of_applies_only_events_dated_and_filed_by_then() {
         .snapshot("2024-01-01", Some(("CLIENT", Some((true, "2023-06-01")))))
         .snapshot("2024-02-01", Some(("CLIENT", Some((true, "2023-06-01")))))
         // A withdrawal dated 02-22, in a file of 02-25.
-        .row(EventKind::Changed, "2024-02-22", "2024-02-25", "CLIENT", Some((false, "2024-02-22")));
+        .row(
+            EventKind::Changed,
+            "2024-02-22",
+            "2024-02-25",
+            "CLIENT",
+            Some((false, "2024-02-22")),
+        );
     let before = f.state_as_of("2024-02-10").unwrap();
     assert_eq!(before.consent.map(|c| c.consent), Some(true));
     let filed_later = f.state_as_of("2024-02-23").unwrap();
-    assert_eq!(filed_later.consent.map(|c| c.consent), Some(true), "the file was not known yet");
+    assert_eq!(
+        filed_later.consent.map(|c| c.consent),
+        Some(true),
+        "the file was not known yet"
+    );
     let after = f.state_as_of("2024-02-25").unwrap();
     assert_eq!(after.consent.map(|c| c.consent), Some(false));
-    assert!(f.state_as_of("2023-12-31").is_none(), "no event yet: unknown");
+    assert!(
+        f.state_as_of("2023-12-31").is_none(),
+        "no event yet: unknown"
+    );
 }
 
 #[test]
 fn as_of_derives_missing_only_from_snapshots_dated_by_then() {
-    let f = Feed::new().snapshot("2024-01-01", CLIENT).snapshot("2024-02-01", None);
+    let f = Feed::new()
+        .snapshot("2024-01-01", CLIENT)
+        .snapshot("2024-02-01", None);
     assert_eq!(deletion(&f.state_as_of("2024-01-31").unwrap()), None);
-    assert_eq!(deletion(&f.state_as_of("2024-02-01").unwrap()), Some((DeleteType::Hard, "2024-02-01".into())));
+    assert_eq!(
+        deletion(&f.state_as_of("2024-02-01").unwrap()),
+        Some((DeleteType::Hard, "2024-02-01".into()))
+    );
 }
 
 #[test]
 fn as_of_filters_consent_by_the_rows_dates_not_the_consent_date() {
     // A row filed 2024-03-01 states consent dated 2023-01-01: invisible as of 2024-02-01.
-    let f = Feed::new().snapshot("2024-01-01", CLIENT).row(EventKind::Changed, "2024-03-01", "2024-03-01", "CLIENT", Some((false, "2023-01-01")));
+    let f = Feed::new().snapshot("2024-01-01", CLIENT).row(
+        EventKind::Changed,
+        "2024-03-01",
+        "2024-03-01",
+        "CLIENT",
+        Some((false, "2023-01-01")),
+    );
     assert_eq!(f.state_as_of("2024-02-01").unwrap().consent, None);
-    assert_eq!(f.state_as_of("2024-03-01").unwrap().consent.map(|c| c.consent), Some(false));
+    assert_eq!(
+        f.state_as_of("2024-03-01")
+            .unwrap()
+            .consent
+            .map(|c| c.consent),
+        Some(false)
+    );
 }
 
 #[test]
@@ -320,7 +485,10 @@ fn runs_compress_a_stable_phone_to_one_event() {
     assert_eq!(h.events().len(), 1);
     assert_eq!(h.events()[0].last_date, d("2024-09-01"));
     let s = f.state();
-    assert_eq!((s.first_seen_at, s.last_seen_at), (Some(d("2024-01-01")), Some(d("2024-09-01"))));
+    assert_eq!(
+        (s.first_seen_at, s.last_seen_at),
+        (Some(d("2024-01-01")), Some(d("2024-09-01")))
+    );
 }
 
 impl PhoneState {

@@ -1,0 +1,245 @@
+//! `phone-consent`: the command line. Argument parsing and progress; the work is in the
+//! library crates.
+
+mod check;
+mod demo;
+mod output;
+mod progress;
+mod run;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use phone_consent_core::Date;
+
+/// Decides whether a collections agency may text a phone on an account — from the bank's
+/// feed, through a Delta lake, with the evidence behind every answer.
+#[derive(Parser)]
+#[command(name = "phone-consent", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole pipeline on a feed: bronze, silver and gold in the lake.
+    #[command(after_help = "Example:\n  phone-consent run ./feed --lake ./lake")]
+    Run {
+        /// The feed's data root (holds ENROLLMENT/ and MAINTENANCE/).
+        data_dir: PathBuf,
+        #[command(flatten)]
+        lake: LakeArg,
+        /// Worker threads (default: every core).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Print the closing summary as JSON on standard output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// May this phone be texted on this account? The decision, its reason and evidence.
+    #[command(
+        after_help = "Examples:\n  phone-consent check 1000000000000001 '(212) 555-0101'\n  phone-consent check 1000000000000001 2125550101 --as-of 2024-02-10 --explain\n  phone-consent check 1000000000000001 +12125550101 --json"
+    )]
+    Check {
+        /// The account number (digits).
+        account: String,
+        /// The phone, in any common US format.
+        phone: String,
+        /// Answer as the agency could have known on this date (YYYY-MM-DD).
+        #[arg(long, value_parser = parse_date)]
+        as_of: Option<Date>,
+        /// List the events behind the answer.
+        #[arg(long)]
+        explain: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Deny with `stale_data` when the newest snapshot is older than this many days.
+        #[arg(long)]
+        max_snapshot_age: Option<u32>,
+        #[command(flatten)]
+        lake: LakeArg,
+    },
+    /// Run SQL (DataFusion) over the lake's tables, registered by name.
+    #[command(
+        after_help = "Tables: enrollment, nonfin, supplfwd, rejects, phone_events, phone_state, snapshots, phone_consent.\n\nExamples:\n  phone-consent sql \"SELECT delete_type, count(*) FROM phone_consent GROUP BY 1\"\n  phone-consent sql \"$(cat sql/can_send_sms.sql)\" --format csv"
+    )]
+    Sql {
+        /// The query (it may start with a `--` comment).
+        #[arg(allow_hyphen_values = true)]
+        query: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = output::Format::Table)]
+        format: output::Format,
+        #[command(flatten)]
+        lake: LakeArg,
+    },
+    /// Print gold `phone_consent`, now or as of a past date (folded from the audit trail).
+    #[command(after_help = "Example:\n  phone-consent gold --as-of 2024-02-10 --format csv")]
+    Gold {
+        /// The date to answer for (YYYY-MM-DD); default: every file.
+        #[arg(long, value_parser = parse_date)]
+        as_of: Option<Date>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = output::Format::Csv)]
+        format: output::Format,
+        #[command(flatten)]
+        lake: LakeArg,
+    },
+    /// Write a feed in the client's exact format, with its ground truth (truth.csv).
+    #[command(
+        after_help = "Example:\n  phone-consent generate --out ./feed --accounts 143000 --seed 1"
+    )]
+    Generate {
+        /// The folder to write (ENROLLMENT/, MAINTENANCE/, truth.csv).
+        #[arg(long)]
+        out: PathBuf,
+        /// Accounts to generate (143,000 ≈ 1 GB gzipped).
+        #[arg(long)]
+        accounts: u64,
+        /// Random seed: the same seed writes the same bytes.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Generate a small feed, run the pipeline on it and explain a few checks.
+    #[command(after_help = "Example:\n  phone-consent demo")]
+    Demo {
+        /// Where to write the demo feed.
+        #[arg(long, default_value = "demo-feed")]
+        feed: PathBuf,
+        #[command(flatten)]
+        lake: LakeArg,
+    },
+}
+
+#[derive(clap::Args)]
+struct LakeArg {
+    /// The lake root.
+    #[arg(long = "lake", default_value = "lake")]
+    path: PathBuf,
+}
+
+fn parse_date(s: &str) -> Result<Date, String> {
+    Date::parse(s).ok_or_else(|| format!("{s:?} is not a date: expected YYYY-MM-DD"))
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PHONE_CONSENT_LOG")
+                .unwrap_or_else(|_| "warn,phone_consent=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    match dispatch(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn dispatch(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Run {
+            data_dir,
+            lake,
+            threads,
+            json,
+        } => runtime()?
+            .block_on(run::run(&data_dir, &lake.path, threads, json))
+            .map(|_| ()),
+        Command::Check {
+            account,
+            phone,
+            as_of,
+            explain,
+            json,
+            max_snapshot_age,
+            lake,
+        } => runtime()?.block_on(check::check(
+            &lake.path,
+            &account,
+            &phone,
+            check::CheckOptions {
+                as_of,
+                explain,
+                json,
+                max_snapshot_age,
+            },
+        )),
+        Command::Sql {
+            query,
+            format,
+            lake,
+        } => runtime()?.block_on(async {
+            require_lake(&lake.path)?;
+            let batches = phone_consent_lake::delta::sql(&lake.path, &query)
+                .await
+                .context("running the query")?;
+            output::print(&batches, format)
+        }),
+        Command::Gold {
+            as_of,
+            format,
+            lake,
+        } => runtime()?.block_on(async {
+            require_lake(&lake.path)?;
+            let batch = phone_consent_lake::gold_as_of(&lake.path, as_of).await?;
+            output::print(&[batch], format)
+        }),
+        Command::Generate {
+            out,
+            accounts,
+            seed,
+        } => {
+            let started = std::time::Instant::now();
+            let s = phone_consent_feed::generate::generate(
+                &out,
+                &phone_consent_feed::generate::GenerateOptions { accounts, seed },
+            )
+            .with_context(|| format!("generating a feed in {}", out.display()))?;
+            println!(
+                "wrote {} files, {} rows, {:.1} MB gzipped, {} phones to {} in {:.1}s (truth: {})",
+                s.files,
+                s.rows,
+                s.bytes as f64 / 1e6,
+                s.phones,
+                out.display(),
+                started.elapsed().as_secs_f64(),
+                out.join("truth.csv").display()
+            );
+            Ok(())
+        }
+        Command::Demo { feed, lake } => runtime()?.block_on(demo::demo(&feed, &lake.path)),
+    }
+}
+
+/// Commands that read the lake say so clearly when there is none.
+fn require_lake(lake: &std::path::Path) -> Result<()> {
+    if lake
+        .join(phone_consent_lake::schema::PHONE_CONSENT)
+        .join("_delta_log")
+        .is_dir()
+    {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "no lake at {}: run `phone-consent run DATA_DIR --lake {}` first",
+            lake.display(),
+            lake.display()
+        )
+    }
+}

@@ -1,0 +1,152 @@
+//! `phone-consent run`: the pipeline and its closing summary.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use phone_consent_core::FileKind;
+use phone_consent_lake::{RunOptions, RunSummary};
+
+use crate::progress::Reporter;
+
+/// Runs the pipeline and prints the summary.
+pub async fn run(
+    data_dir: &Path,
+    lake: &Path,
+    threads: Option<usize>,
+    json: bool,
+) -> Result<RunSummary> {
+    let threads =
+        threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let options = RunOptions {
+        data_dir: data_dir.to_owned(),
+        lake: lake.to_owned(),
+        threads,
+    };
+    let reporter = Reporter::new();
+    let summary = phone_consent_lake::run(&options, &reporter)
+        .await
+        .with_context(|| {
+            format!(
+                "running the pipeline on {} into {}",
+                data_dir.display(),
+                lake.display()
+            )
+        });
+    reporter.finish();
+    let summary = summary?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&summary_json(&summary))?);
+    } else {
+        print_summary(&summary, lake);
+    }
+    Ok(summary)
+}
+
+/// The closing summary as JSON (for schedulers and tests).
+pub fn summary_json(s: &RunSummary) -> serde_json::Value {
+    let kinds: serde_json::Map<String, serde_json::Value> = s
+        .kinds
+        .iter()
+        .map(|(kind, k)| {
+            (
+                kind.feed_name().to_owned(),
+                serde_json::json!({
+                    "files": k.files, "files_rejected": k.files_rejected, "bytes": k.bytes,
+                    "rows_read": k.rows.rows_read, "accepted": k.rows.accepted,
+                    "rejected": k.rows.rejected, "duplicates": k.rows.duplicates,
+                    "consent_date_substituted": k.rows.consent_date_substituted,
+                }),
+            )
+        })
+        .collect();
+    let rejects: serde_json::Map<String, serde_json::Value> = s
+        .rejects
+        .iter()
+        .map(|(r, n)| (r.code().to_owned(), (*n).into()))
+        .collect();
+    let p = &s.published;
+    serde_json::json!({
+        "kinds": kinds,
+        "rejects": rejects,
+        "invalid_file_names": s.bad_names,
+        "schema_warnings": s.schema_warnings,
+        "snapshots": s.snapshots,
+        "damaged_snapshots": s.damaged_snapshots,
+        "keys": p.keys,
+        "hard_deleted": p.hard_deleted,
+        "soft_deleted": p.soft_deleted,
+        "consent_true": p.consent_true,
+        "consent_false": p.consent_false,
+        "consent_null": p.consent_null,
+        "can_send": p.can_send,
+        "changes_after_delete": p.changes_after_delete,
+        "events": p.events,
+        "gold_version": p.gold_version,
+        "wall_seconds": s.elapsed.as_secs_f64(),
+    })
+}
+
+/// The closing summary: files and rows by kind, rejects by reason, duplicates, keys,
+/// deletes by type, consent, can-send count, wall time.
+pub fn print_summary(s: &RunSummary, lake: &Path) {
+    println!(
+        "{:<12} {:>6} {:>9} {:>12} {:>12} {:>9} {:>10}",
+        "kind", "files", "rejected", "rows", "accepted", "rejected", "duplicates"
+    );
+    for kind in [FileKind::Snapshot, FileKind::Change, FileKind::Enrollment] {
+        let k = s.kinds.get(&kind).cloned().unwrap_or_default();
+        println!(
+            "{:<12} {:>6} {:>9} {:>12} {:>12} {:>9} {:>10}",
+            kind.feed_name(),
+            k.files,
+            k.files_rejected,
+            k.rows.rows_read,
+            k.rows.accepted,
+            k.rows.rejected,
+            k.rows.duplicates
+        );
+    }
+    let t = s.rows();
+    println!(
+        "{:<12} {:>6} {:>9} {:>12} {:>12} {:>9} {:>10}",
+        "total", "", s.bad_names, t.rows_read, t.accepted, t.rejected, t.duplicates
+    );
+    if s.rejects.is_empty() {
+        println!("rejects: none");
+    } else {
+        let by: Vec<String> = s.rejects.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        println!("rejects: {}", by.join(", "));
+    }
+    if t.consent_date_substituted > 0 {
+        println!(
+            "warnings: {} consent flags with an empty or invalid consent date (event date used)",
+            t.consent_date_substituted
+        );
+    }
+    for w in &s.schema_warnings {
+        println!("warning: {w}");
+    }
+    let p = &s.published;
+    println!(
+        "snapshots: {} ({} damaged: they deleted nothing by omission)",
+        s.snapshots, s.damaged_snapshots
+    );
+    println!(
+        "keys: {}  deleted: {} hard, {} soft  consent: {} true, {} false, {} null  change-after-delete: {}",
+        p.keys,
+        p.hard_deleted,
+        p.soft_deleted,
+        p.consent_true,
+        p.consent_false,
+        p.consent_null,
+        p.changes_after_delete
+    );
+    println!("can send: {} of {} keys", p.can_send, p.keys);
+    println!(
+        "gold version {} in {}; audit trail {} events; wall time {:.2}s",
+        p.gold_version,
+        lake.display(),
+        p.events,
+        s.elapsed.as_secs_f64()
+    );
+}

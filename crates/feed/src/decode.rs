@@ -1,0 +1,76 @@
+//! Decoding a feed file to text: gzip (multi-member) recognised by content, else plain.
+
+use std::io::Read;
+use std::path::Path;
+
+/// A file's full text, decoded and checked; or why it is unreadable.
+pub fn decode(path: &Path) -> Result<String, String> {
+    let raw = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    decode_bytes(&raw)
+}
+
+/// Decodes bytes: gunzip when they start with the gzip magic (all members, so concatenated
+/// gzip works), then UTF-8 validation; a UTF-8 byte-order mark is dropped.
+pub fn decode_bytes(raw: &[u8]) -> Result<String, String> {
+    let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::with_capacity(raw.len().saturating_mul(4));
+        flate2::read::MultiGzDecoder::new(raw)
+            .read_to_end(&mut out)
+            .map_err(|e| {
+                format!(
+                    "gzip stream is damaged or truncated after {} decoded bytes: {e}",
+                    out.len()
+                )
+            })?;
+        out
+    } else {
+        raw.to_vec()
+    };
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let line = 1 + e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count();
+        format!("invalid UTF-8 at byte {at} (line {line})")
+    })?;
+    Ok(match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_owned(),
+        None => text,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::{Compression, write::GzEncoder};
+    use std::io::Write;
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut e = GzEncoder::new(Vec::new(), Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn gzip_is_recognised_by_content_and_members_concatenate() {
+        let mut two = gz(b"a|b\n1|2\n");
+        two.extend(gz(b"3|4\n"));
+        assert_eq!(decode_bytes(&two).unwrap(), "a|b\n1|2\n3|4\n");
+        assert_eq!(decode_bytes(b"a|b\n").unwrap(), "a|b\n");
+    }
+
+    #[test]
+    fn truncated_gzip_and_bad_utf8_are_unreadable() {
+        let whole = gz(&b"a|b\n1|2\n".repeat(1000));
+        assert!(decode_bytes(&whole[..whole.len() / 2]).is_err());
+        assert!(
+            decode_bytes(&whole[..whole.len() - 4]).is_err(),
+            "missing trailer"
+        );
+        let err = decode_bytes(b"a|b\n1|\xff\n").unwrap_err();
+        assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn byte_order_mark_is_dropped() {
+        assert_eq!(decode_bytes("\u{feff}a|b\n".as_bytes()).unwrap(), "a|b\n");
+    }
+}

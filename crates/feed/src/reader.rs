@@ -1,0 +1,315 @@
+//! Reading one decoded file: header contract, rows, rejects and duplicates (SEMANTICS §1, §6).
+
+use std::collections::HashSet;
+use std::hash::{BuildHasher, Hasher};
+
+use phone_consent_core::{Date, FileKind, RawRow, Record, RejectReason, interpret};
+
+use crate::contract::{self, RuleFields};
+
+/// Receives a file's rows as they are read. Rows are only delivered for a file whose header
+/// passed its contract; the file must already be fully decoded, so nothing is half-applied.
+pub trait RowSink {
+    /// An accepted row: its physical line (header = 1), its fields in the kind's canonical
+    /// column order (absent optional columns as ""), and its interpretation.
+    fn accept(&mut self, line: u64, fields: &[&str], record: Record);
+    /// A rejected row: its line, its text, its fields in canonical order when it has the
+    /// header's width (`None` for `wrong_field_count`), and the first reason in SEMANTICS §1
+    /// order.
+    fn reject(&mut self, line: u64, raw: &str, fields: Option<&[&str]>, reason: RejectReason);
+}
+
+/// The accounting of one file: `rows_read = accepted + rejected + duplicates`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FileStats {
+    /// Non-blank lines after the header.
+    pub rows_read: u64,
+    /// Rows accepted.
+    pub accepted: u64,
+    /// Rows rejected.
+    pub rejected: u64,
+    /// Accepted rows identical to an earlier one of the same file or snapshot, dropped.
+    pub duplicates: u64,
+    /// Rows with a consent flag whose consent date was empty or invalid (a warning).
+    pub consent_date_substituted: u64,
+    /// Optional contract columns the file lacks (a warning).
+    pub missing_optional: Vec<&'static str>,
+    /// Header names the contract does not know (a warning).
+    pub unknown_columns: Vec<String>,
+}
+
+/// A whole file rejected: the reason and what exactly was wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileReject {
+    /// `missing_column`, `unreadable_file`, `invalid_file_name`, …
+    pub reason: RejectReason,
+    /// A sentence naming the problem.
+    pub detail: String,
+}
+
+/// SEMANTICS §6: remembers the accepted rows of one file or one snapshot, by a 128-bit hash
+/// of their fields in canonical column order (so column order does not matter).
+#[derive(Debug, Default)]
+pub struct Dedup {
+    seen: HashSet<u128, foldhash::fast::FixedState>,
+}
+
+impl Dedup {
+    /// True the first time a row is seen.
+    fn first_time(&mut self, fields: &[&str]) -> bool {
+        let hash = |seed: u64| {
+            let mut h = foldhash::quality::FixedState::with_seed(seed).build_hasher();
+            for f in fields {
+                h.write(f.as_bytes());
+                h.write_u8(0xff);
+            }
+            h.finish()
+        };
+        let id = (u128::from(hash(0x9e37_79b9_7f4a_7c15)) << 64)
+            | u128::from(hash(0x2545_f491_4f6c_dd1d));
+        self.seen.insert(id)
+    }
+}
+
+/// Reads a decoded file of `kind` dated `file_date` into `sink`.
+pub fn read_text(
+    kind: FileKind,
+    file_date: Date,
+    text: &str,
+    dedup: &mut Dedup,
+    sink: &mut impl RowSink,
+) -> Result<FileStats, FileReject> {
+    let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+    let header = lines
+        .next()
+        .filter(|h| !h.trim().is_empty())
+        .ok_or_else(|| FileReject {
+            reason: RejectReason::MissingColumn,
+            detail: "the file has no header row".into(),
+        })?;
+    let map = contract::match_header(kind, header).map_err(|missing| FileReject {
+        reason: RejectReason::MissingColumn,
+        detail: format!("missing required column(s): {}", missing.join(", ")),
+    })?;
+    let fields_of = contract::rule_fields(kind);
+    let mut stats = FileStats {
+        missing_optional: map.missing_optional.clone(),
+        unknown_columns: map.unknown.clone(),
+        ..FileStats::default()
+    };
+    let mut fields: Vec<&str> = Vec::with_capacity(map.width);
+    let mut canonical: Vec<&str> = Vec::with_capacity(map.positions.len());
+    for (i, line) in lines.enumerate() {
+        let line_no = i as u64 + 2;
+        if line.trim().is_empty() {
+            continue;
+        }
+        stats.rows_read += 1;
+        fields.clear();
+        fields.extend(line.split('|'));
+        if fields.len() != map.width {
+            stats.rejected += 1;
+            sink.reject(line_no, line, None, RejectReason::WrongFieldCount);
+            continue;
+        }
+        canonical.clear();
+        canonical.extend(map.positions.iter().map(|p| p.map_or("", |i| fields[i])));
+        match interpret(kind, file_date, &raw_row(&fields_of, &canonical)) {
+            Err(reason) => {
+                stats.rejected += 1;
+                sink.reject(line_no, line, Some(&canonical), reason);
+            }
+            Ok(_) if !dedup.first_time(&canonical) => stats.duplicates += 1,
+            Ok(record) => {
+                stats.accepted += 1;
+                stats.consent_date_substituted += u64::from(record.consent_date_substituted);
+                sink.accept(line_no, &canonical, record);
+            }
+        }
+    }
+    Ok(stats)
+}
+
+fn raw_row<'a>(f: &RuleFields, c: &[&'a str]) -> RawRow<'a> {
+    let opt = |i: Option<usize>| i.map_or("", |i| c[i]);
+    RawRow {
+        account: c[f.account],
+        phone: c[f.phone],
+        source: c[f.source],
+        phone_type: c[f.phone_type],
+        status: c[f.status],
+        technology: c[f.technology],
+        quality_score: c[f.quality_score],
+        record_id: opt(f.record_id),
+        consent_flag: opt(f.consent_flag),
+        consent_date: opt(f.consent_date),
+        delete_flag: opt(f.delete_flag),
+        event_date: opt(f.event_date),
+    }
+}
+
+/// The header map of a kind's canonical header (for tests and the generator).
+pub fn canonical_header(kind: FileKind) -> String {
+    contract::columns(kind)
+        .iter()
+        .map(|c| c.name)
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use phone_consent_core::EventKind;
+
+    #[derive(Default)]
+    struct Collect {
+        accepted: Vec<(u64, Record)>,
+        rejected: Vec<(u64, String, RejectReason)>,
+    }
+
+    impl RowSink for Collect {
+        fn accept(&mut self, line: u64, _fields: &[&str], record: Record) {
+            self.accepted.push((line, record));
+        }
+        fn reject(&mut self, line: u64, raw: &str, _fields: Option<&[&str]>, reason: RejectReason) {
+            self.rejected.push((line, raw.to_owned(), reason));
+        }
+    }
+
+    const H: &str = "cnsmr_phn_id|cnsmr_idntfr_lgcy_txt|cnsmr_idntfr_agncy_id|cnsmr_idntfr_ssn_txt|cnsmr_nm_frst_txt|cnsmr_nm_lst_txt|cnsmr_phn_nmbr_txt|cnsmr_phn_typ_val_txt|cnsmr_phn_stts_val_txt|cnsmr_phn_src_val_txt|cnsmr_phn_tchnlgy_typ_val_txt|cnsmr_phn_qlty_score_nmbr|cnsmr_phn_cnsnt_flg|cnsmr_phn_cnsnt_dt";
+
+    fn read(text: &str) -> (Result<FileStats, FileReject>, Collect) {
+        let mut sink = Collect::default();
+        let d = Date::parse("2024-01-01").unwrap();
+        let r = read_text(
+            FileKind::Snapshot,
+            d,
+            text,
+            &mut Dedup::default(),
+            &mut sink,
+        );
+        (r, sink)
+    }
+
+    #[test]
+    fn rows_are_accepted_rejected_or_dropped_and_all_counted() {
+        let text = format!(
+            "{H}\r\na|1000000000000001P|AG|1|A|B|(212) 555-0101|CELL|ACTIVE|CLIENT|WIRELESS|80||\r\n\r\n\
+             a|1000000000000001P|AG|1|A|B|(212) 555-0101|CELL|ACTIVE|CLIENT|WIRELESS|80||\n\
+             c|1000000000000001P|AG|1|A|B|55501|CELL|ACTIVE|CLIENT|WIRELESS|80||\n\
+             d|too|few\n\
+             e|2P|AG|1|A|B|4155550103|CELL|ACTIVE|CLIENT|WIRELESS|80|MAYBE|2023-01-01\n"
+        );
+        let (stats, sink) = read(&text);
+        let stats = stats.unwrap();
+        assert_eq!(
+            (
+                stats.rows_read,
+                stats.accepted,
+                stats.rejected,
+                stats.duplicates
+            ),
+            (5, 1, 3, 1)
+        );
+        assert_eq!(
+            stats.rows_read,
+            stats.accepted + stats.rejected + stats.duplicates
+        );
+        assert_eq!(sink.accepted[0].0, 2);
+        assert_eq!(sink.accepted[0].1.kind, EventKind::Observed);
+        let rejects: Vec<(u64, RejectReason)> = sink.rejected.iter().map(|r| (r.0, r.2)).collect();
+        assert_eq!(
+            rejects,
+            [
+                (5, RejectReason::InvalidPhone),
+                (6, RejectReason::WrongFieldCount),
+                (7, RejectReason::InvalidConsentFlag)
+            ]
+        );
+        assert_eq!(sink.rejected[1].1, "d|too|few");
+    }
+
+    #[test]
+    fn a_missing_required_column_rejects_the_file_and_delivers_nothing() {
+        let header = H.replace("|cnsmr_phn_src_val_txt", "");
+        let (r, sink) = read(&format!(
+            "{header}\na|1P|AG|1|A|B|2125550101|CELL|ACTIVE|WIRELESS|80||\n"
+        ));
+        let err = r.unwrap_err();
+        assert_eq!(err.reason, RejectReason::MissingColumn);
+        assert!(err.detail.contains("cnsmr_phn_src_val_txt"));
+        assert!(sink.accepted.is_empty() && sink.rejected.is_empty());
+        assert_eq!(read("").0.unwrap_err().reason, RejectReason::MissingColumn);
+    }
+
+    #[test]
+    fn duplicates_are_identical_in_every_column_whatever_the_column_order() {
+        let mut dedup = Dedup::default();
+        let mut sink = Collect::default();
+        let d = Date::parse("2024-01-01").unwrap();
+        let row = "a|1000000000000001P|AG|1|A|B|2125550101|CELL|ACTIVE|CLIENT|WIRELESS|80||";
+        let s1 = read_text(
+            FileKind::Snapshot,
+            d,
+            &format!("{H}\n{row}\n"),
+            &mut dedup,
+            &mut sink,
+        )
+        .unwrap();
+        // Same row, columns in another order, in a second part of the snapshot.
+        let mut cols: Vec<&str> = H.split('|').collect();
+        let mut vals: Vec<&str> = row.split('|').collect();
+        cols.swap(0, 1);
+        vals.swap(0, 1);
+        let text = format!(
+            "{}\n{}\n{}\n",
+            cols.join("|"),
+            vals.join("|"),
+            vals.join("|").replace("|80|", "|81|")
+        );
+        let s2 = read_text(FileKind::Snapshot, d, &text, &mut dedup, &mut sink).unwrap();
+        assert_eq!((s1.accepted, s2.accepted, s2.duplicates), (1, 1, 1));
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn any_text() -> impl Strategy<Value = Vec<u8>> {
+            // Arbitrary bytes, and mutations of a valid file, which reach deeper.
+            let valid = format!(
+                "{H}\na|1000000000000001P|AG|1|A|B|2125550101|CELL|ACTIVE|CLIENT|WIRELESS|80|Y|2023-01-01\n"
+            );
+            prop_oneof![
+                prop::collection::vec(any::<u8>(), 0..400),
+                (prop::collection::vec((0..200usize, any::<u8>()), 0..12)).prop_map(move |edits| {
+                    let mut b = valid.clone().into_bytes();
+                    for (at, byte) in edits {
+                        let at = at % (b.len() + 1);
+                        b.insert(at, byte);
+                    }
+                    b
+                }),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn no_input_panics_and_every_row_is_accounted_for(bytes in any_text(), kind in 0..3u8) {
+                let kind = [FileKind::Snapshot, FileKind::Change, FileKind::Enrollment][kind as usize];
+                if let Ok(text) = crate::decode::decode_bytes(&bytes) {
+                    let mut sink = Collect::default();
+                    let d = Date::parse("2024-01-01").unwrap();
+                    if let Ok(stats) = read_text(kind, d, &text, &mut Dedup::default(), &mut sink) {
+                        prop_assert_eq!(stats.rows_read, stats.accepted + stats.rejected + stats.duplicates);
+                        prop_assert_eq!(stats.accepted as usize, sink.accepted.len());
+                        prop_assert_eq!(stats.rejected as usize, sink.rejected.len());
+                        let blank = text.split('\n').skip(1).filter(|l| l.trim().is_empty()).count() as u64;
+                        prop_assert_eq!(stats.rows_read + blank, text.split('\n').count() as u64 - 1);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! Reading the audit trail back: a key's stored events and the snapshot calendar from
+//! silver, folded as of any date — the same fold that built gold (SEMANTICS §8).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use deltalake::arrow::array::{Array, AsArray, RecordBatch};
+use deltalake::arrow::compute::cast;
+use deltalake::arrow::datatypes::{DataType, Date32Type, Int64Type};
+use phone_consent_core::{
+    Attributes, CalendarEntry, ConsentStatement, Date, Event, EventKind, Freshness, Key,
+    PhoneNumber, PhoneState, Provenance, SnapshotCalendar, can_send_sms, fold,
+};
+
+use crate::{Error, Result, delta, schema};
+
+/// A check's full answer: the decision, the state behind it and the key's events.
+#[derive(Clone, Debug)]
+pub struct CheckAnswer {
+    /// The normalised key (`None` for invalid input).
+    pub key: Option<Key>,
+    /// The decision.
+    pub decision: phone_consent_core::Decision,
+    /// The key's state (as of the date asked), if it exists.
+    pub state: Option<PhoneState>,
+    /// The key's stored events visible as of the date asked, in event order.
+    pub events: Vec<Event>,
+}
+
+/// `can_send_sms` against the lake: the key's events from silver, folded as of `as_of`.
+pub async fn check(
+    lake: &Path,
+    account: &str,
+    phone: &str,
+    as_of: Option<Date>,
+    max_snapshot_age_days: Option<u32>,
+    today: Date,
+) -> Result<CheckAnswer> {
+    let Some(key) = Key::parse_input(account, phone) else {
+        let (_, decision) = can_send_sms(account, phone, None, |_| None);
+        return Ok(CheckAnswer {
+            key: None,
+            decision,
+            state: None,
+            events: vec![],
+        });
+    };
+    let calendar = load_calendar(lake).await?;
+    let freshness = max_snapshot_age_days.map(|days| {
+        let visible = calendar.visible(as_of);
+        Freshness {
+            max_snapshot_age_days: days,
+            newest_snapshot: visible.last().map(|e| e.date),
+            today: as_of.unwrap_or(today),
+        }
+    });
+    let mut events = load_events(lake, Some(&key))
+        .await?
+        .remove(&key)
+        .unwrap_or_default();
+    let state = fold(&events, &calendar, as_of);
+    let (_, decision) = can_send_sms(account, phone, freshness.as_ref(), |_| state.clone());
+    events.retain(|e| e.visible(as_of));
+    events
+        .sort_by(|a, b| (a.date, a.kind.same_date_rank()).cmp(&(b.date, b.kind.same_date_rank())));
+    Ok(CheckAnswer {
+        key: Some(key),
+        decision,
+        state,
+        events,
+    })
+}
+
+/// Gold `phone_consent` as of a date, from silver's audit trail, sorted by key.
+pub async fn gold_as_of(lake: &Path, as_of: Option<Date>) -> Result<RecordBatch> {
+    let calendar = load_calendar(lake).await?;
+    let events = load_events(lake, None).await?;
+    let mut states: Vec<(Key, PhoneState)> = events
+        .into_iter()
+        .filter_map(|(k, ev)| fold(&ev, &calendar, as_of).map(|s| (k, s)))
+        .collect();
+    states.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    Ok(crate::publish::gold_batch(
+        states.iter().map(|(k, s)| (k, s)),
+    ))
+}
+
+/// The snapshot calendar from silver `snapshots`.
+pub async fn load_calendar(lake: &Path) -> Result<SnapshotCalendar> {
+    let mut entries = Vec::new();
+    for b in delta::read_table(lake.join(schema::SNAPSHOTS)).await? {
+        let date = b
+            .column_by_name("snapshot_date")
+            .expect("snapshot_date")
+            .as_primitive::<Date32Type>()
+            .clone();
+        let complete = b
+            .column_by_name("complete")
+            .expect("complete")
+            .as_boolean()
+            .clone();
+        let file = column_strings(&b, "first_file")?;
+        for i in 0..b.num_rows() {
+            entries.push(CalendarEntry {
+                date: Date::from_days(date.value(i)),
+                complete: complete.value(i),
+                file: file[i].clone().unwrap_or_default().into(),
+            });
+        }
+    }
+    Ok(SnapshotCalendar::new(entries))
+}
+
+/// Stored events (derived `missing` events left out: the fold derives them) per key, for one
+/// key or all.
+pub async fn load_events(lake: &Path, key: Option<&Key>) -> Result<HashMap<Key, Vec<Event>>> {
+    let filter = match key {
+        // Both values are normalised digits (and `+`), safe to quote.
+        Some(k) => format!(
+            "AND account_number = '{}' AND phone_number = '{}'",
+            k.account, k.phone
+        ),
+        None => String::new(),
+    };
+    let query = format!("SELECT * FROM phone_events WHERE event <> 'missing' {filter}");
+    let batches = delta::sql(lake, &query).await?;
+    let mut out: HashMap<Key, Vec<Event>> = HashMap::new();
+    for b in &batches {
+        let s = |name: &str| column_strings(b, name);
+        let (account, phone, event, file, last_file) = (
+            s("account_number")?,
+            s("phone_number")?,
+            s("event")?,
+            s("source_file")?,
+            s("last_source_file")?,
+        );
+        let attrs = [
+            s("phone_source")?,
+            s("phone_type")?,
+            s("phone_status")?,
+            s("phone_technology")?,
+            s("quality_score")?,
+            s("record_id")?,
+        ];
+        let d = |name: &str| dates(b, name);
+        let (date, last_date, file_date, consent_date) = (
+            d("event_date")?,
+            d("last_date")?,
+            d("file_date")?,
+            d("consent_date")?,
+        );
+        let line = ints(b, "line")?;
+        let last_line = ints(b, "last_line")?;
+        let consent = b
+            .column_by_name("consent")
+            .ok_or_else(|| missing("consent"))?
+            .as_boolean()
+            .clone();
+        for i in 0..b.num_rows() {
+            let text = |v: &Vec<Option<String>>| v[i].clone().unwrap_or_default();
+            let phone = text(&phone);
+            let key = Key::new(
+                &text(&account),
+                PhoneNumber::parse(&phone).ok_or_else(|| Error::Invalid {
+                    what: "silver phone_events".into(),
+                    why: format!("bad phone {phone}"),
+                })?,
+            );
+            let kind = EventKind::from_name(&text(&event)).ok_or_else(|| Error::Invalid {
+                what: "silver phone_events".into(),
+                why: format!("unknown event {}", text(&event)),
+            })?;
+            let attribute = |j: usize| text(&attrs[j]);
+            out.entry(key).or_default().push(Event {
+                kind,
+                date: date[i].expect("event_date is required"),
+                last_date: last_date[i].expect("last_date is required"),
+                file_date: file_date[i].expect("file_date is required"),
+                provenance: Provenance {
+                    file: text(&file).into(),
+                    line: line[i].unwrap_or(0) as u64,
+                },
+                last_provenance: Provenance {
+                    file: text(&last_file).into(),
+                    line: last_line[i].unwrap_or(0) as u64,
+                },
+                attributes: Attributes {
+                    source: attribute(0),
+                    phone_type: attribute(1),
+                    status: attribute(2),
+                    technology: attribute(3),
+                    quality_score: attribute(4),
+                    record_id: attribute(5),
+                },
+                consent: (!consent.is_null(i)).then(|| ConsentStatement {
+                    consent: consent.value(i),
+                    date: consent_date[i].expect("a statement has a date"),
+                }),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn missing(name: &str) -> Error {
+    Error::Invalid {
+        what: "silver phone_events".into(),
+        why: format!("no column {name}"),
+    }
+}
+
+/// A string column of any string type (Utf8, Utf8View, …), as owned values.
+pub fn column_strings(b: &RecordBatch, name: &str) -> Result<Vec<Option<String>>> {
+    let col = b.column_by_name(name).ok_or_else(|| missing(name))?;
+    let col = cast(col, &DataType::Utf8).map_err(|e| Error::Invalid {
+        what: name.into(),
+        why: e.to_string(),
+    })?;
+    Ok(col
+        .as_string::<i32>()
+        .iter()
+        .map(|v| v.map(str::to_owned))
+        .collect())
+}
+
+fn dates(b: &RecordBatch, name: &str) -> Result<Vec<Option<Date>>> {
+    let col = b.column_by_name(name).ok_or_else(|| missing(name))?;
+    Ok(col
+        .as_primitive::<Date32Type>()
+        .iter()
+        .map(|v| v.map(Date::from_days))
+        .collect())
+}
+
+fn ints(b: &RecordBatch, name: &str) -> Result<Vec<Option<i64>>> {
+    let col = b.column_by_name(name).ok_or_else(|| missing(name))?;
+    Ok(col.as_primitive::<Int64Type>().iter().collect())
+}

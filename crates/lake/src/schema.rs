@@ -1,0 +1,158 @@
+//! The lake's tables: where each lives and its Arrow schema. DATE columns are `Date32`, no
+//! timestamps, so Athena, Spark, Trino, DuckDB and Polars read them as they are.
+
+use std::sync::Arc;
+
+use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use phone_consent_core::FileKind;
+use phone_consent_feed::contract;
+
+/// Bronze `rejects`.
+pub const REJECTS: &str = "bronze/rejects";
+/// Silver `phone_events`, the audit trail.
+pub const PHONE_EVENTS: &str = "silver/phone_events";
+/// Silver `phone_state`.
+pub const PHONE_STATE: &str = "silver/phone_state";
+/// Silver `snapshots`, the snapshot calendar.
+pub const SNAPSHOTS: &str = "silver/snapshots";
+/// Gold `phone_consent`.
+pub const PHONE_CONSENT: &str = "gold/phone_consent";
+
+/// The lake path of a kind's bronze table.
+pub fn bronze_table(kind: FileKind) -> String {
+    format!("bronze/{}", kind.bronze_table())
+}
+
+fn utf8(name: &str, nullable: bool) -> Field {
+    Field::new(name, DataType::Utf8, nullable)
+}
+
+fn date(name: &str, nullable: bool) -> Field {
+    Field::new(name, DataType::Date32, nullable)
+}
+
+fn boolean(name: &str, nullable: bool) -> Field {
+    Field::new(name, DataType::Boolean, nullable)
+}
+
+fn int64(name: &str, nullable: bool) -> Field {
+    Field::new(name, DataType::Int64, nullable)
+}
+
+/// The name of a bronze column: PII columns hold a keyed hash and say so.
+pub fn bronze_column_name(c: &contract::Column) -> String {
+    if c.pii {
+        format!("{}_hash", c.name)
+    } else {
+        c.name.to_owned()
+    }
+}
+
+/// Bronze schema of a kind: every contract column as written (PII as keyed hashes), the
+/// normalised key (`key_account`, `key_phone`) and event date, and where the row came from.
+pub fn bronze(kind: FileKind) -> SchemaRef {
+    let mut fields: Vec<Field> = contract::columns(kind)
+        .iter()
+        .map(|c| utf8(&bronze_column_name(c), true))
+        .collect();
+    fields.extend([
+        utf8("key_account", false),
+        utf8("key_phone", false),
+        date("event_date", false),
+        utf8("_source_file", false),
+        date("_file_date", false),
+        int64("_line", false),
+    ]);
+    Arc::new(Schema::new(fields))
+}
+
+/// Bronze `rejects`: one row per rejected row or file.
+pub fn rejects() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        utf8("file", false),
+        int64("line", true),
+        utf8("raw", true),
+        utf8("reason", false),
+        utf8("detail", true),
+        utf8("kind", true),
+        date("_file_date", true),
+    ]))
+}
+
+/// Silver `phone_events`: every stored event (observed runs included) and every derived
+/// `missing` event, with the file and line behind it.
+pub fn phone_events() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        utf8("account_number", false),
+        utf8("phone_number", false),
+        utf8("event", false),
+        date("event_date", false),
+        date("last_date", false),
+        date("file_date", false),
+        utf8("source_file", false),
+        int64("line", true),
+        utf8("last_source_file", false),
+        int64("last_line", true),
+        utf8("phone_source", true),
+        utf8("phone_type", true),
+        utf8("phone_status", true),
+        utf8("phone_technology", true),
+        utf8("quality_score", true),
+        utf8("record_id", true),
+        boolean("consent", true),
+        date("consent_date", true),
+        boolean("change_after_delete", false),
+    ]))
+}
+
+/// Silver `phone_state`: one row per key, its state, attributes and evidence.
+pub fn phone_state() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        utf8("account_number", false),
+        utf8("phone_number", false),
+        utf8("phone_source", false),
+        utf8("phone_type", false),
+        utf8("phone_status", false),
+        utf8("phone_technology", false),
+        utf8("quality_score", false),
+        utf8("record_id", false),
+        boolean("has_sms_consent", true),
+        date("sms_consent_updated_at", true),
+        boolean("is_deleted", false),
+        utf8("delete_type", true),
+        date("deleted_at", true),
+        date("first_seen_at", true),
+        date("last_seen_at", true),
+        date("last_event_at", false),
+        boolean("can_send_sms", false),
+        utf8("reason", false),
+        utf8("decided_by_event", true),
+        date("decided_by_date", true),
+        utf8("decided_by_file", true),
+        int64("decided_by_line", true),
+        int64("changes_after_delete", false),
+    ]))
+}
+
+/// Silver `snapshots`: the snapshot calendar.
+pub fn snapshots() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        date("snapshot_date", false),
+        boolean("complete", false),
+        utf8("first_file", false),
+    ]))
+}
+
+/// Gold `phone_consent`: exactly SPEC.md's columns.
+pub fn phone_consent() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        utf8("account_number", false),
+        utf8("phone_number", false),
+        utf8("phone_source", false),
+        boolean("has_sms_consent", true),
+        date("sms_consent_updated_at", true),
+        boolean("is_deleted", false),
+        utf8("delete_type", true),
+        date("deleted_at", true),
+    ]))
+}
