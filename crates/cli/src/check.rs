@@ -56,7 +56,7 @@ fn event_json(e: &Event) -> Value {
         "file_date": e.file_date.to_string(),
         "file": &*e.provenance.file,
         "line": e.provenance.line,
-        "phone_source": e.attributes.source,
+        "phone_source": e.attributes.source(),
         "consent": e.consent.map(|c| if c.consent { "Y" } else { "N" }),
         "consent_date": e.consent.map(|c| c.date.to_string()),
     })
@@ -74,7 +74,7 @@ pub fn to_json(a: &CheckAnswer, as_of: Option<Date>, explain: bool) -> Value {
     });
     if let Some(s) = &a.state {
         v["state"] = json!({
-            "phone_source": s.attributes.source,
+            "phone_source": s.attributes.source(),
             "has_sms_consent": s.consent.map(|c| c.consent),
             "sms_consent_updated_at": s.consent.map(|c| c.date.to_string()),
             "is_deleted": s.is_deleted(),
@@ -134,7 +134,7 @@ fn print_text(a: &CheckAnswer, as_of: Option<Date>, explain: bool) {
         };
         println!(
             "  source {}  consent {consent}  deleted {deleted}",
-            s.attributes.source
+            s.attributes.source()
         );
     }
     if explain {
@@ -159,7 +159,7 @@ fn print_text(a: &CheckAnswer, as_of: Option<Date>, explain: bool) {
                         "    {:<12} {:<22} source {}{consent}  {}:{}",
                         e.kind.name(),
                         dates,
-                        e.attributes.source,
+                        e.attributes.source(),
                         e.provenance.file,
                         e.provenance.line
                     ),

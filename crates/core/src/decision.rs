@@ -177,10 +177,7 @@ mod tests {
 
     fn state(source: &str, consent: Option<bool>, deleted: bool) -> PhoneState {
         PhoneState {
-            attributes: Attributes {
-                source: source.into(),
-                ..Attributes::default()
-            },
+            attributes: Attributes::with_source(source),
             attributes_from: evidence(EventKind::Observed),
             consent: consent.map(|c| ConsentStatement {
                 consent: c,

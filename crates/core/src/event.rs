@@ -56,21 +56,148 @@ impl EventKind {
     }
 }
 
-/// The phone's descriptive columns (SEMANTICS §5).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+/// The phone's descriptive columns (SEMANTICS §5): source (`CLIENT`, `THIRD_PARTY`, …),
+/// type, status, technology, quality score and phone record id (`cnsmr_phn_id` /
+/// `cnsmr_phn_hst_id`; empty for ENRLMT). Held in one allocation: every row and every event
+/// carries them, so six `String`s each were most of a run's allocations and memory. Shared:
+/// a key's events that repeat the same attributes hold one copy (see [`Attributes::share`]).
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct Attributes {
+    text: Arc<str>,
+    ends: [u32; 6],
+}
+
+impl Attributes {
+    /// Attributes with these values, taken as they are.
+    pub fn new(
+        source: &str,
+        phone_type: &str,
+        status: &str,
+        technology: &str,
+        quality_score: &str,
+        record_id: &str,
+    ) -> Self {
+        Self::build(
+            [
+                source,
+                phone_type,
+                status,
+                technology,
+                quality_score,
+                record_id,
+            ],
+            |buf, value| buf.push_str(value),
+        )
+    }
+
+    /// SEMANTICS §1: attributes of a row as written — codes trimmed and upper-cased, the
+    /// quality score and record id trimmed.
+    pub fn normalised(
+        source: &str,
+        phone_type: &str,
+        status: &str,
+        technology: &str,
+        quality_score: &str,
+        record_id: &str,
+    ) -> Self {
+        let mut field = 0;
+        Self::build(
+            [
+                source,
+                phone_type,
+                status,
+                technology,
+                quality_score,
+                record_id,
+            ],
+            |buf, value| {
+                if field < 4 {
+                    crate::normalise::push_code(buf, value);
+                } else {
+                    buf.push_str(value.trim());
+                }
+                field += 1;
+            },
+        )
+    }
+
+    /// Attributes with only a source (the others empty).
+    pub fn with_source(source: &str) -> Self {
+        Self::new(source, "", "", "", "", "")
+    }
+
+    fn build(values: [&str; 6], mut push: impl FnMut(&mut String, &str)) -> Self {
+        let mut text = String::with_capacity(values.iter().map(|v| v.len()).sum());
+        let mut ends = [0u32; 6];
+        for (end, value) in ends.iter_mut().zip(values) {
+            push(&mut text, value);
+            *end = u32::try_from(text.len()).expect("attributes shorter than 4 GiB");
+        }
+        Attributes {
+            text: text.into(),
+            ends,
+        }
+    }
+
+    /// Makes `self` share `other`'s storage when they are equal.
+    pub fn share(&mut self, other: &Self) {
+        if *self == *other && !Arc::ptr_eq(&self.text, &other.text) {
+            self.text = other.text.clone();
+        }
+    }
+
+    fn field(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.text[start..self.ends[i] as usize]
+    }
+
     /// `CLIENT`, `CONSUMER`, `THIRD_PARTY`, `OTHER`, … (upper-cased).
-    pub source: String,
+    pub fn source(&self) -> &str {
+        self.field(0)
+    }
+
     /// `CELL`, `HOME`, …
-    pub phone_type: String,
+    pub fn phone_type(&self) -> &str {
+        self.field(1)
+    }
+
     /// `ACTIVE`, `INACTIVE`, `DISCONNECTED`, …
-    pub status: String,
+    pub fn status(&self) -> &str {
+        self.field(2)
+    }
+
     /// `WIRELESS`, `LANDLINE`, `VOIP`, …
-    pub technology: String,
+    pub fn technology(&self) -> &str {
+        self.field(3)
+    }
+
     /// The quality score as written.
-    pub quality_score: String,
-    /// The phone record id (`cnsmr_phn_id` / `cnsmr_phn_hst_id`; empty for ENRLMT).
-    pub record_id: String,
+    pub fn quality_score(&self) -> &str {
+        self.field(4)
+    }
+
+    /// The phone record id.
+    pub fn record_id(&self) -> &str {
+        self.field(5)
+    }
+
+    /// All six, in the order source, type, status, technology, quality score, record id.
+    pub fn fields(&self) -> [&str; 6] {
+        [0, 1, 2, 3, 4, 5].map(|i| self.field(i))
+    }
+}
+
+impl std::fmt::Debug for Attributes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attributes")
+            .field("source", &self.source())
+            .field("phone_type", &self.phone_type())
+            .field("status", &self.status())
+            .field("technology", &self.technology())
+            .field("quality_score", &self.quality_score())
+            .field("record_id", &self.record_id())
+            .finish()
+    }
 }
 
 /// The source that alone allows texting.
@@ -79,7 +206,7 @@ pub const CLIENT: &str = "CLIENT";
 impl Attributes {
     /// True when the source is `CLIENT`.
     pub fn is_client_sourced(&self) -> bool {
-        self.source == CLIENT
+        self.source() == CLIENT
     }
 
     /// SEMANTICS §5 tie-break between rows of the same date and event kind: the greatest
@@ -90,12 +217,7 @@ impl Attributes {
         let rank = |a: &Self| !a.is_client_sourced();
         rank(self)
             .cmp(&rank(other))
-            .then_with(|| self.source.cmp(&other.source))
-            .then_with(|| self.phone_type.cmp(&other.phone_type))
-            .then_with(|| self.status.cmp(&other.status))
-            .then_with(|| self.technology.cmp(&other.technology))
-            .then_with(|| self.quality_score.cmp(&other.quality_score))
-            .then_with(|| self.record_id.cmp(&other.record_id))
+            .then_with(|| self.fields().cmp(&other.fields()))
     }
 }
 
@@ -194,11 +316,15 @@ mod tests {
     use super::*;
 
     fn attrs(source: &str, record_id: &str) -> Attributes {
-        Attributes {
-            source: source.into(),
-            record_id: record_id.into(),
-            ..Attributes::default()
-        }
+        Attributes::new(source, "", "", "", "", record_id)
+    }
+
+    #[test]
+    fn attributes_keep_their_six_fields_apart() {
+        let a = Attributes::normalised(" client ", "cell", "", "Voip", " 80 ", " h1 ");
+        assert_eq!(a.fields(), ["CLIENT", "CELL", "", "VOIP", "80", "h1"]);
+        assert_ne!(a, Attributes::new("CLIENTCELL", "", "", "VOIP", "80", "h1"));
+        assert_eq!(Attributes::default().fields(), [""; 6]);
     }
 
     #[test]

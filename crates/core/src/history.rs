@@ -62,8 +62,11 @@ impl KeyHistory {
     }
 
     /// Adds a row event (enrolled, changed, soft-deleted).
-    pub fn add_row_event(&mut self, event: Event) {
+    pub fn add_row_event(&mut self, mut event: Event) {
         debug_assert_ne!(event.kind, EventKind::Observed);
+        if let Some(last) = self.events.last() {
+            event.attributes.share(&last.attributes);
+        }
         self.events.push(event);
     }
 
@@ -79,6 +82,10 @@ impl KeyHistory {
             run.last_date = obs.date;
             run.last_provenance = obs.provenance;
             return;
+        }
+        let mut obs = obs;
+        if let Some(last) = self.events.last() {
+            obs.attributes.share(&last.attributes);
         }
         self.last_run = Some(self.events.len());
         self.events.push(Event {

@@ -8,16 +8,123 @@ use crate::normalise::PhoneNumber;
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Key {
     /// The account number: digits, leading zeros kept.
-    pub account: Box<str>,
+    pub account: Account,
     /// The normalised phone.
     pub phone: PhoneNumber,
+}
+
+/// An account number: a string of digits, leading zeros kept. Held as a number and a length
+/// (up to 38 digits; longer ones as text), so keys hash and compare without touching the heap.
+/// Orders as its text does.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Account(Repr);
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Repr {
+    Digits { value: u128, len: u8 },
+    Long(Box<str>),
+}
+
+/// The longest account held as a number: 10^38 - 1 fits in a `u128`.
+const MAX_DIGITS: usize = 38;
+
+impl Account {
+    /// The account of an already normalised, all-digit text.
+    pub fn from_digits(digits: &str) -> Self {
+        debug_assert!(digits.bytes().all(|b| b.is_ascii_digit()));
+        if digits.len() > MAX_DIGITS {
+            return Account(Repr::Long(digits.into()));
+        }
+        let value = digits
+            .bytes()
+            .fold(0u128, |acc, b| acc * 10 + u128::from(b - b'0'));
+        Account(Repr::Digits {
+            value,
+            len: digits.len() as u8,
+        })
+    }
+
+    /// The account's text, without allocating.
+    pub fn text(&self) -> AccountText<'_> {
+        match &self.0 {
+            Repr::Digits { value, len } => {
+                let mut buf = [b'0'; MAX_DIGITS];
+                let mut n = *value;
+                for d in buf[..usize::from(*len)].iter_mut().rev() {
+                    *d = b'0' + (n % 10) as u8;
+                    n /= 10;
+                }
+                AccountText::Inline(buf, *len)
+            }
+            Repr::Long(text) => AccountText::Long(text),
+        }
+    }
+}
+
+impl Ord for Account {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        match (&self.0, &other.0) {
+            (Repr::Digits { value: a, len: la }, Repr::Digits { value: b, len: lb }) => {
+                // Digit strings compare as text: pad the shorter with zeros on the right,
+                // compare as numbers, and a prefix sorts first.
+                let width = (*la).max(*lb);
+                let scale = |v: u128, len: u8| v * 10u128.pow(u32::from(width - len));
+                scale(*a, *la).cmp(&scale(*b, *lb)).then(la.cmp(lb))
+            }
+            _ => (*self.text()).cmp(&*other.text()),
+        }
+    }
+}
+
+impl PartialOrd for Account {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Display for Account {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text())
+    }
+}
+
+impl fmt::Debug for Account {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", &*self.text())
+    }
+}
+
+/// An account's text (see [`Account::text`]).
+pub enum AccountText<'a> {
+    /// Up to 38 digits, on the stack.
+    Inline([u8; MAX_DIGITS], u8),
+    /// A longer account.
+    Long(&'a str),
+}
+
+impl std::ops::Deref for AccountText<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        match self {
+            AccountText::Inline(buf, len) => {
+                std::str::from_utf8(&buf[..usize::from(*len)]).expect("digits are ASCII")
+            }
+            AccountText::Long(text) => text,
+        }
+    }
+}
+
+impl AsRef<str> for AccountText<'_> {
+    fn as_ref(&self) -> &str {
+        self
+    }
 }
 
 impl Key {
     /// A key from an account already normalised and a phone.
     pub fn new(account: &str, phone: PhoneNumber) -> Self {
         Key {
-            account: account.into(),
+            account: Account::from_digits(account),
             phone,
         }
     }
@@ -39,6 +146,35 @@ impl fmt::Display for Key {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accounts_keep_leading_zeros_and_order_as_text() {
+        let texts = [
+            "0",
+            "00",
+            "000123",
+            "09",
+            "1",
+            "10",
+            "100",
+            "12",
+            "120",
+            "9",
+            "99999999999999999999999999999999999999",
+            "999999999999999999999999999999999999999",
+            "0000000000000000000000000000000000000000001",
+        ];
+        let accounts: Vec<Account> = texts.iter().map(|t| Account::from_digits(t)).collect();
+        for (a, t) in accounts.iter().zip(texts) {
+            assert_eq!(a.to_string(), t);
+        }
+        for (a, ta) in accounts.iter().zip(texts) {
+            for (b, tb) in accounts.iter().zip(texts) {
+                assert_eq!(a.cmp(b), ta.cmp(tb), "{ta} vs {tb}");
+                assert_eq!(a == b, ta == tb);
+            }
+        }
+    }
 
     #[test]
     fn check_input_is_normalised_like_the_feed() {

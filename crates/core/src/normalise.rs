@@ -47,6 +47,20 @@ impl PhoneNumber {
     }
 }
 
+impl PhoneNumber {
+    /// The E.164 text `+1XXXXXXXXXX` written into `buf`, without allocating.
+    pub fn e164(self, buf: &mut [u8; 12]) -> &str {
+        buf[0] = b'+';
+        buf[1] = b'1';
+        let mut n = self.0;
+        for digit in buf[2..].iter_mut().rev() {
+            *digit = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+        std::str::from_utf8(buf).expect("digits are ASCII")
+    }
+}
+
 impl std::fmt::Display for PhoneNumber {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "+1{:010}", self.0)
@@ -81,23 +95,38 @@ pub fn code(text: &str) -> String {
     }
 }
 
+/// [`code`] appended to `buf`.
+pub fn push_code(buf: &mut String, text: &str) {
+    let t = text.trim();
+    if t.bytes().all(|b| !b.is_ascii_lowercase() && b.is_ascii()) {
+        buf.push_str(t);
+    } else {
+        buf.push_str(&t.to_uppercase());
+    }
+}
+
+/// A flag as a code: `Some(true)` for `Y`, `Some(false)` for `N`, `None` for anything else.
+/// Only ASCII letters upper-case to `Y` or `N`, so an ASCII comparison equals [`code`]'s.
+fn yes_no(text: &str) -> Option<bool> {
+    match text.trim().as_bytes() {
+        [b'Y' | b'y'] => Some(true),
+        [b'N' | b'n'] => Some(false),
+        _ => None,
+    }
+}
+
 /// A consent flag: `Y`, `N`, or empty (no statement).
 pub fn consent_flag(text: &str) -> Result<Option<bool>, RejectReason> {
-    match code(text).as_str() {
-        "" => Ok(None),
-        "Y" => Ok(Some(true)),
-        "N" => Ok(Some(false)),
-        _ => Err(RejectReason::InvalidConsentFlag),
+    match yes_no(text) {
+        Some(flag) => Ok(Some(flag)),
+        None if text.trim().is_empty() => Ok(None),
+        None => Err(RejectReason::InvalidConsentFlag),
     }
 }
 
 /// A soft-delete flag: `Y` (soft-deleted) or `N`; anything else, empty included, rejects.
 pub fn delete_flag(text: &str) -> Result<bool, RejectReason> {
-    match code(text).as_str() {
-        "Y" => Ok(true),
-        "N" => Ok(false),
-        _ => Err(RejectReason::InvalidDeleteFlag),
-    }
+    yes_no(text).ok_or(RejectReason::InvalidDeleteFlag)
 }
 
 #[cfg(test)]
@@ -122,6 +151,14 @@ mod tests {
                 Some("+12125550101"),
                 "{ok:?}"
             );
+        }
+    }
+
+    #[test]
+    fn e164_text_matches_display() {
+        for n in [0, 125550101, 2125550101, 9_999_999_999] {
+            let p = PhoneNumber::from_national(n).unwrap();
+            assert_eq!(p.e164(&mut [0; 12]), p.to_string());
         }
     }
 

@@ -121,14 +121,14 @@ pub fn interpret(kind: FileKind, file_date: Date, raw: &RawRow) -> Result<Record
         key: Key::new(account, phone),
         kind: event_kind,
         date,
-        attributes: Attributes {
-            source: normalise::code(raw.source),
-            phone_type: normalise::code(raw.phone_type),
-            status: normalise::code(raw.status),
-            technology: normalise::code(raw.technology),
-            quality_score: raw.quality_score.trim().to_owned(),
-            record_id: raw.record_id.trim().to_owned(),
-        },
+        attributes: Attributes::normalised(
+            raw.source,
+            raw.phone_type,
+            raw.status,
+            raw.technology,
+            raw.quality_score,
+            raw.record_id,
+        ),
         consent,
         consent_date_substituted,
     })
@@ -165,7 +165,7 @@ mod tests {
         assert_eq!(r.kind, EventKind::Changed);
         assert_eq!(r.date, d("2024-02-22"));
         assert_eq!(r.key.to_string(), "1000000000000001 +12125550101");
-        assert_eq!(r.attributes.source, "CLIENT");
+        assert_eq!(r.attributes.source(), "CLIENT");
         assert_eq!(
             r.consent,
             Some(ConsentStatement {
@@ -209,7 +209,7 @@ mod tests {
         };
         let r = interpret(FileKind::Enrollment, d("2024-02-25"), &raw).unwrap();
         assert_eq!((r.kind, r.consent), (EventKind::Enrolled, None));
-        assert_eq!(&*r.key.account, "0300000000000003");
+        assert_eq!(r.key.account.to_string(), "0300000000000003");
         let raw = RawRow {
             account: "0300000000000003P",
             ..change_row()

@@ -43,6 +43,9 @@ pub struct BronzeSink<'a> {
     file_date: Date,
     pii: &'a mut PiiHasher,
     pii_columns: Vec<bool>,
+    /// Per column, the last PII value and its hash: rows of one account are adjacent and
+    /// share SSN and names, so most rows skip the hasher's lookup.
+    last_pii: Vec<(String, String)>,
     columns: Vec<StringBuilder>,
     account: StringBuilder,
     phone: StringBuilder,
@@ -70,6 +73,7 @@ impl<'a> BronzeSink<'a> {
             file_date,
             pii,
             pii_columns: cols.iter().map(|c| c.pii).collect(),
+            last_pii: cols.iter().map(|_| Default::default()).collect(),
             columns: cols.iter().map(|_| StringBuilder::new()).collect(),
             account: StringBuilder::new(),
             phone: StringBuilder::new(),
@@ -115,15 +119,22 @@ impl<'a> BronzeSink<'a> {
 
 impl RowSink for BronzeSink<'_> {
     fn accept(&mut self, line: u64, fields: &[&str], record: Record) {
-        for ((builder, value), pii) in self.columns.iter_mut().zip(fields).zip(&self.pii_columns) {
-            if *pii {
-                builder.append_value(self.pii.hash(value));
-            } else {
+        let columns = self.columns.iter_mut().zip(fields).zip(&self.pii_columns);
+        for (((builder, value), pii), last) in columns.zip(&mut self.last_pii) {
+            if !*pii {
                 builder.append_value(value);
+                continue;
             }
+            if last.0 != *value {
+                last.0.clear();
+                last.0.push_str(value);
+                last.1.clear();
+                last.1.push_str(self.pii.hash(value));
+            }
+            builder.append_value(&last.1);
         }
-        self.account.append_value(&*record.key.account);
-        self.phone.append_value(record.key.phone.to_string());
+        self.account.append_value(record.key.account.text());
+        self.phone.append_value(record.key.phone.e164(&mut [0; 12]));
         self.event_date.append_value(record.date.days());
         self.line.append_value(line as i64);
         self.rows += 1;

@@ -96,6 +96,9 @@ impl RunSummary {
     }
 }
 
+/// How many tasks workers may read ahead of the merge (besides the snapshot bound).
+const READ_AHEAD_FILES: usize = 64;
+
 enum Task {
     Snapshot(Date, Vec<FeedFile>),
     File(FeedFile),
@@ -173,7 +176,21 @@ pub async fn run(options: &RunOptions, progress: &dyn Progress) -> Result<RunSum
     let merged = Mutex::new(0usize);
     let advanced = Condvar::new();
     let next = AtomicUsize::new(0);
-    let window = threads * 2;
+    // Workers read ahead of the in-order merge, bounded so memory stays proportional to keys:
+    // at most `threads + 1` unmerged snapshots (the big tasks) and a few dozen small files.
+    let snapshots_before: Vec<usize> = tasks
+        .iter()
+        .scan(0usize, |n, t| {
+            let before = *n;
+            *n += usize::from(matches!(t, Task::Snapshot(..)));
+            Some(before)
+        })
+        .collect();
+    let within_window = |i: usize, merged: usize| {
+        merged >= tasks.len()
+            || (i < merged + READ_AHEAD_FILES
+                && snapshots_before[i] - snapshots_before[merged] <= threads)
+    };
     let (tx, rx) = mpsc::channel::<(usize, Result<TaskDone>)>();
     let lake = options.lake.clone();
 
@@ -181,6 +198,7 @@ pub async fn run(options: &RunOptions, progress: &dyn Progress) -> Result<RunSum
         for _ in 0..threads {
             let tx = tx.clone();
             let (tasks, next, merged, advanced, lake) = (&tasks, &next, &merged, &advanced, &lake);
+            let within_window = &within_window;
             let mut pii = pii.clone();
             scope.spawn(move || {
                 loop {
@@ -190,7 +208,7 @@ pub async fn run(options: &RunOptions, progress: &dyn Progress) -> Result<RunSum
                     }
                     {
                         let mut m = merged.lock().expect("merge counter");
-                        while i >= *m + window {
+                        while !within_window(i, *m) {
                             m = advanced.wait(m).expect("merge counter");
                         }
                     }
@@ -337,7 +355,11 @@ fn process(
                 rejects.append(&mut sink.rejects);
                 if let Some(batch) = sink.finish() {
                     let dir = lake.join(schema::bronze_table(file.kind));
-                    staged = Some(delta::write_parquet(&dir, &[batch])?);
+                    staged = Some(delta::write_parquet_with(
+                        &dir,
+                        &[batch],
+                        &schema::bronze_write_options(),
+                    )?);
                 }
             }
             Err(reject) => rejects.push(RejectRow {

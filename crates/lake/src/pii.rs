@@ -14,7 +14,8 @@ pub const KEY_FILE: &str = "_keys/pii.key";
 #[derive(Clone)]
 pub struct PiiHasher {
     key: [u8; 32],
-    cache: HashMap<Box<str>, Box<str>, foldhash::fast::FixedState>,
+    cache: HashMap<Box<str>, usize, foldhash::fast::FixedState>,
+    hexes: Vec<[u8; 32]>,
 }
 
 impl std::fmt::Debug for PiiHasher {
@@ -58,6 +59,7 @@ impl PiiHasher {
         PiiHasher {
             key,
             cache: HashMap::default(),
+            hexes: Vec::new(),
         }
     }
 
@@ -66,20 +68,32 @@ impl PiiHasher {
         if value.is_empty() {
             return "";
         }
-        if !self.cache.contains_key(value) {
-            let digest = blake3::keyed_hash(&self.key, value.as_bytes());
-            let hex: String = digest.as_bytes()[..16]
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
-            if self.cache.len() > 2_000_000 {
-                self.cache.clear();
+        let slot = match self.cache.get(value) {
+            Some(&slot) => slot,
+            None => {
+                if self.hexes.len() >= CACHE_LIMIT {
+                    self.cache.clear();
+                    self.hexes.clear();
+                }
+                let digest = blake3::keyed_hash(&self.key, value.as_bytes());
+                let mut hex = [0u8; 32];
+                for (pair, byte) in hex.chunks_exact_mut(2).zip(&digest.as_bytes()[..16]) {
+                    pair[0] = HEX[usize::from(byte >> 4)];
+                    pair[1] = HEX[usize::from(byte & 0xf)];
+                }
+                self.hexes.push(hex);
+                let slot = self.hexes.len() - 1;
+                self.cache.insert(value.into(), slot);
+                slot
             }
-            self.cache.insert(value.into(), hex.into());
-        }
-        &self.cache[value]
+        };
+        std::str::from_utf8(&self.hexes[slot]).expect("hex is ASCII")
     }
 }
+
+/// Values remembered per hasher before the cache starts afresh (bounds memory).
+const CACHE_LIMIT: usize = 2_000_000;
+const HEX: &[u8; 16] = b"0123456789abcdef";
 
 fn random_key() -> std::io::Result<[u8; 32]> {
     use std::io::Read;

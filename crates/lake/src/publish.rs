@@ -93,9 +93,9 @@ pub fn gold_batch<'a>(states: impl Iterator<Item = (&'a Key, &'a PhoneState)>) -
     let mut delete_type = StringBuilder::new();
     let mut deleted_at = Date32Builder::new();
     for (k, s) in states {
-        account.append_value(&*k.account);
+        account.append_value(k.account.text());
         phone.append_value(k.phone.to_string());
-        source.append_value(&s.attributes.source);
+        source.append_value(s.attributes.source());
         consent.append_option(s.consent.map(|c| c.consent));
         consent_at.append_option(s.consent.map(|c| c.date.days()));
         deleted.append_value(s.is_deleted());
@@ -130,17 +130,25 @@ fn state_batch(folded: &[(&Key, &KeyHistory, PhoneState)], p: &mut Published) ->
     let mut by_line = Int64Builder::new();
     let mut conflicts = Int64Builder::new();
     for (k, _, s) in folded {
-        let a = &s.attributes;
+        let account = k.account.text();
         let phone = k.phone.to_string();
+        let [
+            source,
+            phone_type,
+            status,
+            technology,
+            quality_score,
+            record_id,
+        ] = s.attributes.fields();
         let values: [&str; 8] = [
-            &k.account,
+            &account,
             &phone,
-            &a.source,
-            &a.phone_type,
-            &a.status,
-            &a.technology,
-            &a.quality_score,
-            &a.record_id,
+            source,
+            phone_type,
+            status,
+            technology,
+            quality_score,
+            record_id,
         ];
         for (b, v) in text.iter_mut().zip(values) {
             b.append_value(v);
@@ -261,7 +269,7 @@ struct EventsBuilder {
 
 impl EventsBuilder {
     fn push(&mut self, k: &Key, e: &Event, conflict: bool) {
-        self.account.append_value(&*k.account);
+        self.account.append_value(k.account.text());
         self.phone.append_value(k.phone.to_string());
         self.event.append_value(e.kind.name());
         self.date.append_value(e.date.days());
@@ -271,15 +279,7 @@ impl EventsBuilder {
         self.line.append_value(e.provenance.line as i64);
         self.last_file.append_value(&*e.last_provenance.file);
         self.last_line.append_value(e.last_provenance.line as i64);
-        let a = &e.attributes;
-        for (b, v) in self.attrs.iter_mut().zip([
-            &a.source,
-            &a.phone_type,
-            &a.status,
-            &a.technology,
-            &a.quality_score,
-            &a.record_id,
-        ]) {
+        for (b, v) in self.attrs.iter_mut().zip(e.attributes.fields()) {
             b.append_value(v);
         }
         self.consent.append_option(e.consent.map(|c| c.consent));
@@ -289,7 +289,7 @@ impl EventsBuilder {
     }
 
     fn push_missing(&mut self, k: &Key, date: phone_consent_core::Date, file: &str) {
-        self.account.append_value(&*k.account);
+        self.account.append_value(k.account.text());
         self.phone.append_value(k.phone.to_string());
         self.event.append_value(EventKind::Missing.name());
         self.date.append_value(date.days());

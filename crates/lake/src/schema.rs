@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use phone_consent_core::FileKind;
+
+use crate::delta::WriteOptions;
 use phone_consent_feed::contract;
 
 /// Bronze `rejects`.
@@ -45,6 +47,36 @@ pub fn bronze_column_name(c: &contract::Column) -> String {
         format!("{}_hash", c.name)
     } else {
         c.name.to_owned()
+    }
+}
+
+/// Bronze columns that hold (nearly) one value per row: written without a parquet
+/// dictionary, which would only overflow and fall back to plain encoding.
+const BRONZE_UNIQUE_COLUMNS: &[&str] = &[
+    "cnsmr_phn_id",
+    "cnsmr_phn_hst_id",
+    "cnsmr_idntfr_lgcy_txt",
+    "cnsmr_idntfr_agncy_id",
+    "cnsmr_idntfr_ssn_txt_hash",
+    "cnsmr_phn_nmbr_txt",
+    "account_number",
+    "consumer_legacy_identifier",
+    "agency_id",
+    "ssn_hash",
+    "phone_number",
+    "key_account",
+    "key_phone",
+    "_line",
+];
+
+/// How bronze data files are written.
+pub fn bronze_write_options() -> WriteOptions {
+    WriteOptions {
+        plain_columns: BRONZE_UNIQUE_COLUMNS
+            .iter()
+            .map(|c| c.to_string())
+            .collect(),
+        ..WriteOptions::default()
     }
 }
 

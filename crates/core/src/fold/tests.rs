@@ -24,10 +24,7 @@ fn rec(kind: EventKind, date: &str, source: &str, consent: Option<(bool, &str)>)
         key: key(),
         kind,
         date: d(date),
-        attributes: Attributes {
-            source: source.into(),
-            ..Attributes::default()
-        },
+        attributes: Attributes::with_source(source),
         consent: consent.map(|(c, cd)| ConsentStatement {
             consent: c,
             date: d(cd),
@@ -358,7 +355,8 @@ fn attributes_come_from_the_latest_row_in_event_order() {
         )
         .state();
     assert_eq!(
-        s.attributes.source, "THIRD_PARTY",
+        s.attributes.source(),
+        "THIRD_PARTY",
         "SUPPLFWD wins the same date"
     );
     assert_eq!(decide(Some(&s)).reason, Reason::NotClientSourced);
@@ -372,7 +370,7 @@ fn attributes_come_from_the_latest_row_in_event_order() {
         )
         .snapshot("2024-02-01", CLIENT)
         .state();
-    assert_eq!(s.attributes.source, "CLIENT", "a newer snapshot wins");
+    assert_eq!(s.attributes.source(), "CLIENT", "a newer snapshot wins");
 }
 
 #[test]
@@ -387,7 +385,7 @@ fn a_change_after_a_delete_still_updates_attributes() {
             None,
         )
         .state();
-    assert_eq!(s.attributes.source, "OTHER");
+    assert_eq!(s.attributes.source(), "OTHER");
     assert!(s.is_deleted());
 }
 
@@ -410,7 +408,7 @@ fn rows_of_the_same_date_and_kind_deny_wins() {
                 None,
             )
             .state();
-        assert_eq!(s.attributes.source, "THIRD_PARTY");
+        assert_eq!(s.attributes.source(), "THIRD_PARTY");
     }
 }
 
