@@ -188,7 +188,7 @@ fn print_text(a: &CheckAnswer, as_of: Option<Date>, explain: bool) {
                 ));
             }
         }
-        lines.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        lines.sort_by_key(|l| (l.0, l.1));
         for (_, _, l) in lines {
             println!("{l}");
         }

@@ -132,6 +132,7 @@ fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| "warn,phone_consent=info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
     match dispatch(Cli::parse()) {

@@ -1,13 +1,19 @@
 //! Bronze: every accepted row, typed, with where it came from; every reject.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use deltalake::arrow::array::{ArrayRef, Date32Builder, Int64Builder, RecordBatch, StringBuilder};
 use phone_consent_core::{Date, FileKind, Provenance, Record, RejectReason, SnapshotBuilder};
 use phone_consent_feed::{RowSink, contract};
 
+use crate::delta::{LakeError, ParquetFileWriter, StagedFile};
 use crate::pii::PiiHasher;
 use crate::schema;
+
+/// Rows gathered before they are written to the file's parquet: bounds a worker's memory
+/// to one batch, whatever the file's size.
+const BATCH_ROWS: usize = 65_536;
 
 /// One rejected row or file, as bronze `rejects` keeps it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,9 +42,14 @@ pub enum Accepted<'a> {
     Rows(&'a mut Vec<(Record, Provenance)>),
 }
 
-/// Collects one file's rows: bronze columns, rejects, and records for reconciliation.
+/// Collects one file's rows: bronze columns (streamed to one staged parquet file), rejects,
+/// and records for reconciliation.
 pub struct BronzeSink<'a> {
     kind: FileKind,
+    batch_rows: usize,
+    dir: PathBuf,
+    writer: Option<ParquetFileWriter>,
+    error: Option<LakeError>,
     file: Arc<str>,
     file_date: Date,
     pii: &'a mut PiiHasher,
@@ -58,8 +69,9 @@ pub struct BronzeSink<'a> {
 }
 
 impl<'a> BronzeSink<'a> {
-    /// A sink for one file.
+    /// A sink for one file, staging its bronze rows in the lake's bronze table of `kind`.
     pub fn new(
+        lake: &std::path::Path,
         kind: FileKind,
         file: Arc<str>,
         file_date: Date,
@@ -69,6 +81,10 @@ impl<'a> BronzeSink<'a> {
         let cols = contract::columns(kind);
         BronzeSink {
             kind,
+            batch_rows: BATCH_ROWS,
+            dir: lake.join(schema::bronze_table(kind)),
+            writer: None,
+            error: None,
             file,
             file_date,
             pii,
@@ -85,12 +101,43 @@ impl<'a> BronzeSink<'a> {
         }
     }
 
-    /// The bronze batch of the accepted rows (`None` when there are none).
-    pub fn finish(mut self) -> Option<RecordBatch> {
-        if self.rows == 0 {
-            return None;
+    /// Closes the file's staged parquet (`None` when no row was accepted). Nothing is
+    /// visible in the lake until it is committed.
+    pub fn finish(mut self) -> Result<Option<StagedFile>, LakeError> {
+        self.flush();
+        if let Some(e) = self.error {
+            return Err(e);
         }
-        let n = self.rows;
+        self.writer.map(ParquetFileWriter::finish).transpose()
+    }
+
+    /// Writes the gathered rows to the staged file (the first error is kept for `finish`).
+    fn flush(&mut self) {
+        if self.rows == 0 || self.error.is_some() {
+            return;
+        }
+        let batch = self.take_batch();
+        let writer = match &mut self.writer {
+            Some(w) => w,
+            None => match ParquetFileWriter::create(
+                &self.dir,
+                schema::bronze(self.kind),
+                &schema::bronze_write_options(),
+            ) {
+                Ok(w) => self.writer.insert(w),
+                Err(e) => {
+                    self.error = Some(e);
+                    return;
+                }
+            },
+        };
+        if let Err(e) = writer.write(&batch) {
+            self.error = Some(e);
+        }
+    }
+
+    fn take_batch(&mut self) -> RecordBatch {
+        let n = std::mem::take(&mut self.rows);
         let mut arrays: Vec<ArrayRef> = self
             .columns
             .iter_mut()
@@ -110,10 +157,8 @@ impl<'a> BronzeSink<'a> {
             Arc::new(file_date.finish()),
             Arc::new(self.line.finish()),
         ]);
-        Some(
-            RecordBatch::try_new(schema::bronze(self.kind), arrays)
-                .expect("bronze batch matches its schema"),
-        )
+        RecordBatch::try_new(schema::bronze(self.kind), arrays)
+            .expect("bronze batch matches its schema")
     }
 }
 
@@ -138,6 +183,9 @@ impl RowSink for BronzeSink<'_> {
         self.event_date.append_value(record.date.days());
         self.line.append_value(line as i64);
         self.rows += 1;
+        if self.rows >= self.batch_rows {
+            self.flush();
+        }
         let provenance = Provenance {
             file: self.file.clone(),
             line,
@@ -184,5 +232,72 @@ impl RowSink for BronzeSink<'_> {
             kind: Some(self.kind),
             file_date: Some(self.file_date),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delta::{CommitMode, commit, read_table};
+    use phone_consent_core::{Date, interpret};
+
+    #[tokio::test]
+    async fn a_file_larger_than_a_batch_is_staged_whole_in_one_file() {
+        let lake = std::env::temp_dir().join(format!("pc-bronze-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&lake);
+        let mut pii = PiiHasher::new([7; 32]);
+        let mut builder = SnapshotBuilder::default();
+        let date = Date::parse("2024-01-01").unwrap();
+        let mut sink = BronzeSink::new(
+            &lake,
+            FileKind::Snapshot,
+            "f.csv".into(),
+            date,
+            &mut pii,
+            Accepted::Snapshot(&mut builder),
+        );
+        sink.batch_rows = 3;
+        for i in 0..10u64 {
+            let phone = format!("212555{i:04}");
+            let fields = [
+                "id",
+                "1000000000000001P",
+                "AG",
+                "900112222",
+                "Ann",
+                "Lee",
+                &phone,
+                "CELL",
+                "ACTIVE",
+                "CLIENT",
+                "WIRELESS",
+                "80",
+                "",
+                "",
+            ];
+            let raw = phone_consent_core::RawRow {
+                account: fields[1],
+                phone: fields[6],
+                source: fields[9],
+                ..Default::default()
+            };
+            let record = interpret(FileKind::Snapshot, date, &raw).unwrap();
+            sink.accept(i + 2, &fields, record);
+        }
+        let staged = sink.finish().unwrap().expect("rows were accepted");
+        let dir = lake.join(schema::bronze_table(FileKind::Snapshot));
+        commit(
+            &dir,
+            &schema::bronze(FileKind::Snapshot),
+            vec![staged],
+            CommitMode::Overwrite,
+        )
+        .await
+        .unwrap();
+        let batches = read_table(&dir).await.unwrap();
+        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+        assert_eq!(rows, 10);
+        assert_eq!(builder.len(), 10);
+        let _ = std::fs::remove_dir_all(&lake);
     }
 }

@@ -1163,11 +1163,11 @@ fn delta_stats(metadata: &ParquetMetaData, schema: &Schema) -> Value {
         if !column.bounds_valid {
             continue;
         }
-        if let (Some(lo), Some(hi)) = (&column.min, &column.max) {
-            if let (Some(lo), Some(hi)) = (column.json(lo), column.json(hi)) {
-                min_values.insert(column.name.clone(), lo);
-                max_values.insert(column.name.clone(), hi);
-            }
+        if let (Some(lo), Some(hi)) = (&column.min, &column.max)
+            && let (Some(lo), Some(hi)) = (column.json(lo), column.json(hi))
+        {
+            min_values.insert(column.name.clone(), lo);
+            max_values.insert(column.name.clone(), hi);
         }
     }
     json!({

@@ -61,8 +61,7 @@ pub async fn check(
     let state = fold(&events, &calendar, as_of);
     let (_, decision) = can_send_sms(account, phone, freshness.as_ref(), |_| state.clone());
     events.retain(|e| e.visible(as_of));
-    events
-        .sort_by(|a, b| (a.date, a.kind.same_date_rank()).cmp(&(b.date, b.kind.same_date_rank())));
+    events.sort_by_key(|e| (e.date, e.kind.same_date_rank()));
     Ok(CheckAnswer {
         key: Some(key),
         decision,
@@ -100,11 +99,11 @@ pub async fn load_calendar(lake: &Path) -> Result<SnapshotCalendar> {
             .as_boolean()
             .clone();
         let file = column_strings(&b, "first_file")?;
-        for i in 0..b.num_rows() {
+        for (i, file) in file.into_iter().enumerate() {
             entries.push(CalendarEntry {
                 date: Date::from_days(date.value(i)),
                 complete: complete.value(i),
-                file: file[i].clone().unwrap_or_default().into(),
+                file: file.unwrap_or_default().into(),
             });
         }
     }

@@ -342,7 +342,8 @@ fn process(
             Task::File(_) => Accepted::Rows(&mut rows),
         };
         // Rows reach the sink only once the file is decoded whole and its header passed.
-        let mut sink = BronzeSink::new(file.kind, name.clone(), file.file_date, pii, accepted);
+        let mut sink =
+            BronzeSink::new(lake, file.kind, name.clone(), file.file_date, pii, accepted);
         let outcome = decode::decode(&file.path)
             .map_err(|detail| FileReject {
                 reason: RejectReason::UnreadableFile,
@@ -353,14 +354,7 @@ fn process(
         match &outcome {
             Ok(_) => {
                 rejects.append(&mut sink.rejects);
-                if let Some(batch) = sink.finish() {
-                    let dir = lake.join(schema::bronze_table(file.kind));
-                    staged = Some(delta::write_parquet_with(
-                        &dir,
-                        &[batch],
-                        &schema::bronze_write_options(),
-                    )?);
-                }
+                staged = sink.finish()?;
             }
             Err(reject) => rejects.push(RejectRow {
                 file: name,

@@ -40,32 +40,102 @@ pub struct Published {
     pub gold_version: i64,
 }
 
-/// Folds every key and publishes silver then gold.
+/// Folds every key and publishes silver then gold. Keys are folded, and their audit trail
+/// written, in parallel slices (one `phone_events` file each, streamed in batches).
 pub async fn publish(lake: &Path, reconciler: &Reconciler) -> Result<Published> {
     let mut keys: Vec<(&Key, &KeyHistory)> = reconciler.histories().iter().collect();
     keys.sort_unstable_by(|a, b| a.0.cmp(b.0));
     let calendar = reconciler.calendar();
-    let folded: Vec<(&Key, &KeyHistory, PhoneState)> = keys
-        .into_iter()
-        .filter_map(|(k, h)| {
-            phone_consent_core::fold(h.events(), calendar, None).map(|s| (k, h, s))
-        })
-        .collect();
-
+    let events_dir = lake.join(schema::PHONE_EVENTS);
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let slice = keys.len().div_ceil(threads).max(1);
+    let parts = std::thread::scope(|scope| {
+        let workers: Vec<_> = keys
+            .chunks(slice)
+            .map(|part| {
+                let events_dir = &events_dir;
+                scope.spawn(move || fold_and_write_events(part, calendar, events_dir))
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("publish worker panicked"))
+            .collect::<Vec<_>>()
+    });
+    let mut folded = Vec::with_capacity(keys.len());
+    let mut event_files = Vec::new();
     let mut published = Published::default();
-    let events = events_batch(&folded, calendar);
-    published.events = events.num_rows() as u64;
+    for part in parts {
+        let (states, events, file) = part?;
+        folded.extend(states);
+        published.events += events;
+        event_files.extend(file);
+    }
     let state = state_batch(&folded, &mut published);
     let gold = gold_batch(folded.iter().map(|(k, _, s)| (*k, s)));
     let snapshots = snapshots_batch(calendar);
 
-    write_and_commit(lake, schema::PHONE_EVENTS, &schema::phone_events(), events).await?;
+    delta::commit(
+        &events_dir,
+        &schema::phone_events(),
+        event_files,
+        CommitMode::Overwrite,
+    )
+    .await?;
     write_and_commit(lake, schema::SNAPSHOTS, &schema::snapshots(), snapshots).await?;
     write_and_commit(lake, schema::PHONE_STATE, &schema::phone_state(), state).await?;
     published.gold_version =
         write_and_commit(lake, schema::PHONE_CONSENT, &schema::phone_consent(), gold).await?;
     Ok(published)
 }
+
+/// A folded key: its history and state.
+type Folded<'a> = (&'a Key, &'a KeyHistory, PhoneState);
+
+/// Folds a slice of keys and stages their `phone_events` rows in one parquet file.
+fn fold_and_write_events<'a>(
+    keys: &[(&'a Key, &'a KeyHistory)],
+    calendar: &SnapshotCalendar,
+    dir: &Path,
+) -> Result<(Vec<Folded<'a>>, u64, Option<delta::StagedFile>)> {
+    let folded: Vec<Folded<'a>> = keys
+        .iter()
+        .filter_map(|(k, h)| {
+            phone_consent_core::fold(h.events(), calendar, None).map(|s| (*k, *h, s))
+        })
+        .collect();
+    let mut builder = EventsBuilder::default();
+    let mut writer: Option<delta::ParquetFileWriter> = None;
+    let mut total = 0u64;
+    let mut flush = |builder: &mut EventsBuilder| -> Result<()> {
+        if builder.rows == 0 {
+            return Ok(());
+        }
+        total += builder.rows as u64;
+        let batch = builder.take();
+        let w = match &mut writer {
+            Some(w) => w,
+            None => writer.insert(delta::ParquetFileWriter::create(
+                dir,
+                schema::phone_events(),
+                &delta::WriteOptions::default(),
+            )?),
+        };
+        Ok(w.write(&batch)?)
+    };
+    for (k, h, s) in &folded {
+        push_events(&mut builder, k, h, s, calendar);
+        if builder.rows >= EVENT_BATCH_ROWS {
+            flush(&mut builder)?;
+        }
+    }
+    flush(&mut builder)?;
+    let staged = writer.map(delta::ParquetFileWriter::finish).transpose()?;
+    Ok((folded, total, staged))
+}
+
+/// Audit-trail rows gathered before they are written (bounds memory).
+const EVENT_BATCH_ROWS: usize = 65_536;
 
 async fn write_and_commit(
     lake: &Path,
@@ -215,42 +285,42 @@ fn state_batch(folded: &[(&Key, &KeyHistory, PhoneState)], p: &mut Published) ->
     RecordBatch::try_new(schema::phone_state(), arrays).expect("state batch matches its schema")
 }
 
-/// Silver `phone_events`: stored events, flagged when they are a `change_after_delete`, and
-/// the derived `missing` events.
-fn events_batch(
-    folded: &[(&Key, &KeyHistory, PhoneState)],
+/// Silver `phone_events` rows of one key: its stored events, flagged when they are a
+/// `change_after_delete`, and its derived `missing` events.
+fn push_events(
+    b: &mut EventsBuilder,
+    k: &Key,
+    h: &KeyHistory,
+    s: &PhoneState,
     calendar: &SnapshotCalendar,
-) -> RecordBatch {
-    let mut b = EventsBuilder::default();
-    for (k, h, s) in folded {
-        let mut events: Vec<&Event> = h.events().iter().collect();
-        events.sort_by(|a, b| {
-            (a.date, a.kind.same_date_rank(), &a.provenance).cmp(&(
-                b.date,
-                b.kind.same_date_rank(),
-                &b.provenance,
-            ))
-        });
-        for e in events {
-            let conflict = e.kind == EventKind::Changed
-                && s.changes_after_delete
-                    .iter()
-                    .any(|c| c.file == e.provenance.file && c.line == Some(e.provenance.line));
-            b.push(k, e, conflict);
-        }
-        for date in &s.missing_at {
-            let file = calendar
-                .get(*date)
-                .map(|c| c.file.clone())
-                .unwrap_or_else(|| "".into());
-            b.push_missing(k, *date, &file);
-        }
+) {
+    let mut events: Vec<&Event> = h.events().iter().collect();
+    events.sort_by(|a, b| {
+        (a.date, a.kind.same_date_rank(), &a.provenance).cmp(&(
+            b.date,
+            b.kind.same_date_rank(),
+            &b.provenance,
+        ))
+    });
+    for e in events {
+        let conflict = e.kind == EventKind::Changed
+            && s.changes_after_delete
+                .iter()
+                .any(|c| c.file == e.provenance.file && c.line == Some(e.provenance.line));
+        b.push(k, e, conflict);
     }
-    b.finish()
+    for date in &s.missing_at {
+        let file = calendar
+            .get(*date)
+            .map(|c| c.file.clone())
+            .unwrap_or_else(|| "".into());
+        b.push_missing(k, *date, &file);
+    }
 }
 
 #[derive(Default)]
 struct EventsBuilder {
+    rows: usize,
     account: StringBuilder,
     phone: StringBuilder,
     event: StringBuilder,
@@ -269,8 +339,9 @@ struct EventsBuilder {
 
 impl EventsBuilder {
     fn push(&mut self, k: &Key, e: &Event, conflict: bool) {
+        self.rows += 1;
         self.account.append_value(k.account.text());
-        self.phone.append_value(k.phone.to_string());
+        self.phone.append_value(k.phone.e164(&mut [0; 12]));
         self.event.append_value(e.kind.name());
         self.date.append_value(e.date.days());
         self.last_date.append_value(e.last_date.days());
@@ -289,8 +360,9 @@ impl EventsBuilder {
     }
 
     fn push_missing(&mut self, k: &Key, date: phone_consent_core::Date, file: &str) {
+        self.rows += 1;
         self.account.append_value(k.account.text());
-        self.phone.append_value(k.phone.to_string());
+        self.phone.append_value(k.phone.e164(&mut [0; 12]));
         self.event.append_value(EventKind::Missing.name());
         self.date.append_value(date.days());
         self.last_date.append_value(date.days());
@@ -307,7 +379,9 @@ impl EventsBuilder {
         self.conflict.append_value(false);
     }
 
-    fn finish(mut self) -> RecordBatch {
+    /// The gathered rows as a batch; the builder starts afresh.
+    fn take(&mut self) -> RecordBatch {
+        self.rows = 0;
         let mut arrays: Vec<ArrayRef> = vec![
             Arc::new(self.account.finish()),
             Arc::new(self.phone.finish()),
