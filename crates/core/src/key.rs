@@ -49,15 +49,29 @@ impl Account {
         match &self.0 {
             Repr::Digits { value, len } => {
                 let mut buf = [b'0'; MAX_DIGITS];
-                let mut n = *value;
-                for d in buf[..usize::from(*len)].iter_mut().rev() {
-                    *d = b'0' + (n % 10) as u8;
-                    n /= 10;
+                let n = usize::from(*len);
+                // Most accounts fit a u64, whose division is much cheaper than a u128's.
+                match u64::try_from(*value) {
+                    Ok(v) => write_digits(&mut buf[..n], v),
+                    Err(_) => {
+                        const TEN_19: u128 = 10_000_000_000_000_000_000;
+                        let split = n - 19;
+                        write_digits(&mut buf[split..n], (*value % TEN_19) as u64);
+                        write_digits(&mut buf[..split], (*value / TEN_19) as u64);
+                    }
                 }
                 AccountText::Inline(buf, *len)
             }
             Repr::Long(text) => AccountText::Long(text),
         }
+    }
+}
+
+/// Writes `n` right-aligned into `digits`, zero-padded.
+fn write_digits(digits: &mut [u8], mut n: u64) {
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (n % 10) as u8;
+        n /= 10;
     }
 }
 
@@ -161,6 +175,8 @@ mod tests {
             "120",
             "9",
             "99999999999999999999999999999999999999",
+            "18446744073709551616",
+            "00018446744073709551615",
             "999999999999999999999999999999999999999",
             "0000000000000000000000000000000000000000001",
         ];

@@ -202,24 +202,9 @@ fn state_batch(folded: &[(&Key, &KeyHistory, PhoneState)], p: &mut Published) ->
     for (k, _, s) in folded {
         let account = k.account.text();
         let phone = k.phone.to_string();
-        let [
-            source,
-            phone_type,
-            status,
-            technology,
-            quality_score,
-            record_id,
-        ] = s.attributes.fields();
-        let values: [&str; 8] = [
-            &account,
-            &phone,
-            source,
-            phone_type,
-            status,
-            technology,
-            quality_score,
-            record_id,
-        ];
+        let values = [&*account, phone.as_str()]
+            .into_iter()
+            .chain(s.attributes.fields());
         for (b, v) in text.iter_mut().zip(values) {
             b.append_value(v);
         }
