@@ -86,7 +86,7 @@ impl Attributes {
                 quality_score,
                 record_id,
             ],
-            |buf, value| buf.push_str(value),
+            false,
         )
     }
 
@@ -100,7 +100,6 @@ impl Attributes {
         quality_score: &str,
         record_id: &str,
     ) -> Self {
-        let mut field = 0;
         Self::build(
             [
                 source,
@@ -110,14 +109,7 @@ impl Attributes {
                 quality_score,
                 record_id,
             ],
-            |buf, value| {
-                if field < 4 {
-                    crate::normalise::push_code(buf, value);
-                } else {
-                    buf.push_str(value.trim());
-                }
-                field += 1;
-            },
+            true,
         )
     }
 
@@ -126,11 +118,16 @@ impl Attributes {
         Self::new(source, "", "", "", "", "")
     }
 
-    fn build(values: [&str; 6], mut push: impl FnMut(&mut String, &str)) -> Self {
+    /// Packs the six values; `normalise` applies SEMANTICS §1 (the first four are codes).
+    fn build(values: [&str; 6], normalise: bool) -> Self {
         let mut text = String::with_capacity(values.iter().map(|v| v.len()).sum());
         let mut ends = [0u32; 6];
-        for (end, value) in ends.iter_mut().zip(values) {
-            push(&mut text, value);
+        for (i, (end, value)) in ends.iter_mut().zip(values).enumerate() {
+            match (normalise, i) {
+                (false, _) => text.push_str(value),
+                (true, 0..4) => crate::normalise::push_code(&mut text, value),
+                (true, _) => text.push_str(value.trim()),
+            }
             *end = u32::try_from(text.len()).expect("attributes shorter than 4 GiB");
         }
         Attributes {

@@ -87,12 +87,9 @@ fn digits_only(text: &str) -> Option<&str> {
 
 /// SEMANTICS §1: codes (flags, source, type, status, technology) are trimmed and upper-cased.
 pub fn code(text: &str) -> String {
-    let t = text.trim();
-    if t.bytes().all(|b| !b.is_ascii_lowercase() && b.is_ascii()) {
-        t.to_owned()
-    } else {
-        t.to_uppercase()
-    }
+    let mut code = String::new();
+    push_code(&mut code, text);
+    code
 }
 
 /// [`code`] appended to `buf`.

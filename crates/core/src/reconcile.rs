@@ -289,6 +289,33 @@ mod tests {
         ][k as usize]
     }
 
+    /// A snapshot dated `date` of these rows (line = position + 2), fed in reverse if asked.
+    fn snapshot(date: i32, obs: &[Obs], reverse: bool) -> SnapshotBuilder {
+        let mut b = SnapshotBuilder::default();
+        let mut obs: Vec<(usize, &Obs)> = obs.iter().enumerate().collect();
+        if reverse {
+            obs.reverse();
+        }
+        for (line, o) in obs {
+            let rec = record(
+                o.key,
+                EventKind::Observed,
+                date,
+                o.source,
+                o.consent,
+                o.record_id,
+            );
+            b.add(
+                rec,
+                Provenance {
+                    file: format!("snap{date}").into(),
+                    line: line as u64 + 2,
+                },
+            );
+        }
+        b
+    }
+
     /// Builds a reconciler; `reverse` feeds rows and snapshot rows in reverse order.
     fn build(snapshots: &[(i32, bool, Vec<Obs>)], rows: &[Row], reverse: bool) -> Reconciler {
         let mut r = Reconciler::new();
@@ -312,28 +339,7 @@ mod tests {
             r.add_row_event(rec, Date::from_days(row.date + row.lag), prov);
         }
         for (date, complete, obs) in snapshots {
-            let mut b = SnapshotBuilder::default();
-            let mut obs: Vec<(usize, &Obs)> = obs.iter().enumerate().collect();
-            if reverse {
-                obs.reverse();
-            }
-            for (line, o) in obs {
-                let rec = record(
-                    o.key,
-                    EventKind::Observed,
-                    *date,
-                    o.source,
-                    o.consent,
-                    o.record_id,
-                );
-                b.add(
-                    rec,
-                    Provenance {
-                        file: format!("snap{date}").into(),
-                        line: line as u64 + 2,
-                    },
-                );
-            }
+            let b = snapshot(*date, obs, reverse);
             r.add_snapshot(
                 Date::from_days(*date),
                 *complete,
@@ -357,24 +363,7 @@ mod tests {
             .map(|(k, h)| (k.clone(), h.events().to_vec()))
             .collect();
         for (date, _, obs) in snapshots {
-            let mut b = SnapshotBuilder::default();
-            for (line, o) in obs.iter().enumerate() {
-                let rec = record(
-                    o.key,
-                    EventKind::Observed,
-                    *date,
-                    o.source,
-                    o.consent,
-                    o.record_id,
-                );
-                b.add(
-                    rec,
-                    Provenance {
-                        file: format!("snap{date}").into(),
-                        line: line as u64 + 2,
-                    },
-                );
-            }
+            let b = snapshot(*date, obs, false);
             for (k, o) in b.observations {
                 let mut h = KeyHistory::default();
                 h.observe(o, None);
