@@ -27,7 +27,7 @@ pub async fn demo(feed: &Path, lake: &Path) -> Result<()> {
         feed.display(),
         lake.display()
     );
-    crate::run::run(feed, lake, None, false).await?;
+    crate::run::run(feed, lake, crate::run::How::default()).await?;
     for reason in [
         "allowed_explicit_consent",
         "allowed_implicit_consent",

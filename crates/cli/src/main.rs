@@ -24,8 +24,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the whole pipeline on a feed: bronze, silver and gold in the lake.
-    #[command(after_help = "Example:\n  phone-consent run ./feed --lake ./lake")]
+    /// Apply a feed's new files to the lake: bronze, silver and gold. Files the lake's
+    /// ingest ledger already has are skipped unread; a known name with other content is
+    /// refused (conflicting_redelivery) unless replaced with --replace.
+    #[command(
+        after_help = "Examples:\n  phone-consent run ./feed --lake ./lake\n  phone-consent run ./feed --replace IC_A2RGMRHG_DMENRL_DataManager-20190101000000863-ENRLMT-EXPORT_000.csv.gz\n  phone-consent run ./feed --rebuild"
+    )]
     Run {
         /// The feed's data root (holds ENROLLMENT/ and MAINTENANCE/).
         data_dir: PathBuf,
@@ -34,6 +38,13 @@ enum Command {
         /// Worker threads (default: every core).
         #[arg(long)]
         threads: Option<usize>,
+        /// Apply this file (a name under the data root) again, in place of the delivery the
+        /// ledger has. Repeatable.
+        #[arg(long, value_name = "NAME")]
+        replace: Vec<String>,
+        /// Re-derive silver and gold from bronze, even when no file is new.
+        #[arg(long)]
+        rebuild: bool,
         /// Print the closing summary as JSON on standard output.
         #[arg(long)]
         json: bool,
@@ -158,10 +169,20 @@ fn dispatch(cli: Cli) -> Result<()> {
             data_dir,
             lake,
             threads,
+            replace,
+            rebuild,
             json,
-        } => runtime()?
-            .block_on(run::run(&data_dir, &lake.path, threads, json))
-            .map(|_| ()),
+        } => {
+            let how = run::How {
+                threads,
+                replace,
+                rebuild,
+                json,
+            };
+            runtime()?
+                .block_on(run::run(&data_dir, &lake.path, how))
+                .map(|_| ())
+        }
         Command::Check {
             account,
             phone,

@@ -8,19 +8,31 @@ use phone_consent_lake::{RunOptions, RunSummary};
 
 use crate::progress::Reporter;
 
+/// How to run: `run`'s flags.
+#[derive(Clone, Debug, Default)]
+pub struct How {
+    /// Worker threads (default: every core).
+    pub threads: Option<usize>,
+    /// Files to apply again (`--replace`).
+    pub replace: Vec<String>,
+    /// Re-derive silver and gold from bronze (`--rebuild`).
+    pub rebuild: bool,
+    /// Print the summary as JSON.
+    pub json: bool,
+}
+
 /// Runs the pipeline and prints the summary.
-pub async fn run(
-    data_dir: &Path,
-    lake: &Path,
-    threads: Option<usize>,
-    json: bool,
-) -> Result<RunSummary> {
-    let threads =
-        threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+pub async fn run(data_dir: &Path, lake: &Path, how: How) -> Result<RunSummary> {
+    let threads = how
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let json = how.json;
     let options = RunOptions {
         data_dir: data_dir.to_owned(),
         lake: lake.to_owned(),
         threads,
+        replace: how.replace,
+        rebuild: how.rebuild,
     };
     let reporter = Reporter::new();
     let summary = phone_consent_lake::run(&options, &reporter)
@@ -65,7 +77,18 @@ pub fn summary_json(s: &RunSummary) -> serde_json::Value {
         .map(|(r, n)| (r.code().to_owned(), (*n).into()))
         .collect();
     let p = &s.published;
+    let refused: Vec<serde_json::Value> = s
+        .refused
+        .iter()
+        .map(|(file, why)| serde_json::json!({"file": file, "why": why}))
+        .collect();
     serde_json::json!({
+        "run_id": s.run_id,
+        "mode": s.mode.code(),
+        "files_skipped": s.files_skipped,
+        "refused": refused,
+        "replaced": s.replaced,
+        "feed_bytes_read": s.feed_bytes_read,
         "kinds": kinds,
         "rejects": rejects,
         "invalid_file_names": s.bad_names,
@@ -89,6 +112,27 @@ pub fn summary_json(s: &RunSummary) -> serde_json::Value {
 /// The closing summary: files and rows by kind, rejects by reason, duplicates, keys,
 /// deletes by type, consent, can-send count, wall time.
 pub fn print_summary(s: &RunSummary, lake: &Path) {
+    println!(
+        "run {} ({}): {} files skipped as already applied, {} replaced, {} bytes read from the feed",
+        s.run_id,
+        s.mode.code(),
+        s.files_skipped,
+        s.replaced.len(),
+        s.feed_bytes_read
+    );
+    for (file, why) in &s.refused {
+        println!("refused {file}: {why}");
+    }
+    if s.mode == phone_consent_lake::RunMode::Unchanged {
+        println!(
+            "nothing new: gold version {} in {} is unchanged ({} keys, {} may be texted)",
+            s.published.gold_version,
+            lake.display(),
+            s.published.keys,
+            s.published.can_send
+        );
+        return;
+    }
     println!(
         "{:<12} {:>6} {:>9} {:>12} {:>12} {:>9} {:>10}",
         "kind", "files", "rejected", "rows", "accepted", "rejected", "duplicates"

@@ -130,6 +130,20 @@ pub fn read_text(
     Ok(stats)
 }
 
+/// Interprets a row given in the kind's canonical column order, as bronze keeps it: the
+/// same rules a row met when it was read from its file.
+pub fn interpret_canonical(
+    kind: FileKind,
+    file_date: Date,
+    canonical: &[&str],
+) -> Result<Record, RejectReason> {
+    interpret(
+        kind,
+        file_date,
+        &raw_row(&contract::rule_fields(kind), canonical),
+    )
+}
+
 fn raw_row<'a>(f: &RuleFields, c: &[&'a str]) -> RawRow<'a> {
     let opt = |i: Option<usize>| i.map_or("", |i| c[i]);
     RawRow {

@@ -7,7 +7,7 @@ use deltalake::arrow::array::{ArrayRef, Date32Builder, Int64Builder, RecordBatch
 use phone_consent_core::{Date, FileKind, Provenance, Record, RejectReason, SnapshotBuilder};
 use phone_consent_feed::{RowSink, contract};
 
-use crate::delta::{LakeError, ParquetFileWriter, StagedFile};
+use crate::delta::{LakeError, ParquetFileWriter, StagedFile, WriteOptions};
 use crate::pii::PiiHasher;
 use crate::schema;
 
@@ -122,7 +122,10 @@ impl<'a> BronzeSink<'a> {
             None => match ParquetFileWriter::create(
                 &self.dir,
                 schema::bronze(self.kind),
-                &schema::bronze_write_options(),
+                &WriteOptions {
+                    file_prefix: Some(crate::ledger::file_prefix(&self.file)),
+                    ..schema::bronze_write_options()
+                },
             ) {
                 Ok(w) => self.writer.insert(w),
                 Err(e) => {

@@ -202,6 +202,9 @@ pub struct WriteOptions {
     /// without min/max statistics: a codec cannot shrink them and their bounds prune nothing,
     /// so both would only cost time.
     pub random_columns: Vec<String>,
+    /// Start of the data file's name (default `part`): files staged with one prefix can be
+    /// replaced together by [`CommitMode::Replace`]. Letters, digits, `-` and `_` only.
+    pub file_prefix: Option<String>,
 }
 
 impl Default for WriteOptions {
@@ -211,6 +214,7 @@ impl Default for WriteOptions {
             max_row_group_rows: 1024 * 1024,
             plain_columns: Vec::new(),
             random_columns: Vec::new(),
+            file_prefix: None,
         }
     }
 }
@@ -254,7 +258,7 @@ impl StagedFile {
 }
 
 /// How [`commit`] combines the staged files with the table's current files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CommitMode {
     /// Add the staged files; current files stay. The schema must equal the
     /// table's schema.
@@ -262,6 +266,10 @@ pub enum CommitMode {
     /// Remove every current file and add the staged files, in one commit.
     /// A different schema replaces the table's schema.
     Overwrite,
+    /// Remove every current file whose name starts with one of these prefixes (see
+    /// [`WriteOptions::file_prefix`]) and add the staged files, in one commit. The schema
+    /// must equal the table's schema.
+    Replace(Vec<String>),
 }
 
 impl fmt::Display for CommitMode {
@@ -269,6 +277,7 @@ impl fmt::Display for CommitMode {
         f.write_str(match self {
             CommitMode::Append => "append",
             CommitMode::Overwrite => "overwrite",
+            CommitMode::Replace(_) => "replace",
         })
     }
 }
@@ -340,8 +349,19 @@ impl ParquetFileWriter {
             path: table.clone(),
             source,
         })?;
+        let prefix = options.file_prefix.as_deref().unwrap_or("part");
+        if prefix.is_empty()
+            || !prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(LakeError::Schema {
+                table,
+                message: format!("file prefix {prefix:?} must be letters, digits, - or _"),
+            });
+        }
         let rel_path = format!(
-            "part-00000-{}-c000{}.parquet",
+            "{prefix}-00000-{}-c000{}.parquet",
             uuid::Uuid::new_v4(),
             options.codec.file_infix()
         );
@@ -535,8 +555,8 @@ pub async fn commit(
     let state = delta.snapshot().map_err(delta_err)?;
     let mut actions = Vec::new();
     if !same_schema(&state.schema(), &kernel_schema) {
-        match mode {
-            CommitMode::Append => {
+        match &mode {
+            CommitMode::Append | CommitMode::Replace(_) => {
                 return Err(LakeError::Schema {
                     table,
                     message: format!(
@@ -556,18 +576,33 @@ pub async fn commit(
             }
         }
     }
-    if mode == CommitMode::Overwrite {
-        actions.extend(
+    match &mode {
+        CommitMode::Append => {}
+        CommitMode::Overwrite => actions.extend(
             state
                 .log_data()
                 .into_iter()
                 .map(|file| Action::Remove(file.remove_action(true))),
-        );
+        ),
+        CommitMode::Replace(prefixes) => actions.extend(
+            state
+                .log_data()
+                .into_iter()
+                .filter(|file| {
+                    let path = file.path();
+                    let name = path.rsplit('/').next().unwrap_or_default();
+                    prefixes.iter().any(|p| {
+                        name.strip_prefix(p.as_str())
+                            .is_some_and(|r| r.starts_with('-'))
+                    })
+                })
+                .map(|file| Action::Remove(file.remove_action(true))),
+        ),
     }
     actions.extend(adds);
     let operation = DeltaOperation::Write {
         mode: match mode {
-            CommitMode::Append => SaveMode::Append,
+            CommitMode::Append | CommitMode::Replace(_) => SaveMode::Append,
             CommitMode::Overwrite => SaveMode::Overwrite,
         },
         partition_by: None,
@@ -694,13 +729,48 @@ async fn open(table_dir: &Path, version: Option<u64>) -> Result<DeltaTable> {
     builder.load().await.map_err(|e| delta_error(&table, e))
 }
 
-async fn read_all(delta: &DeltaTable, table: &str) -> Result<Vec<RecordBatch>> {
+/// Stream every row of the latest version of the table at `table_dir` through `each`, one
+/// batch at a time (memory stays at a few batches, whatever the table's size). `filter` is
+/// an optional SQL predicate over the table's columns, used to prune files by statistics.
+pub async fn scan_table<E: From<LakeError>>(
+    table_dir: impl AsRef<Path>,
+    filter: Option<&str>,
+    mut each: impl FnMut(RecordBatch) -> std::result::Result<(), E>,
+) -> std::result::Result<(), E> {
+    use futures::StreamExt;
+    let table_dir = table_dir.as_ref();
+    let table = table_dir.display().to_string();
+    let delta = open(table_dir, None).await?;
+    let query_err = |e| LakeError::Query {
+        context: table.clone(),
+        source: Box::new(e),
+    };
+    let target = arrow_schema_of(&delta, &table)?;
+    let (ctx, provider) = provider(&delta, &table).await?;
+    let mut frame = ctx.read_table(provider).map_err(query_err)?;
+    if let Some(filter) = filter {
+        let expr = frame.parse_sql_expr(filter).map_err(query_err)?;
+        frame = frame.filter(expr).map_err(query_err)?;
+    }
+    let mut stream = frame.execute_stream().await.map_err(query_err)?;
+    while let Some(batch) = stream.next().await {
+        let batch = batch.map_err(query_err)?;
+        each(conform(batch, &target, &table)?)?;
+    }
+    Ok(())
+}
+
+async fn provider(
+    delta: &DeltaTable,
+    table: &str,
+) -> Result<(
+    SessionContext,
+    Arc<dyn deltalake::datafusion::catalog::TableProvider>,
+)> {
     let query_err = |e| LakeError::Query {
         context: table.to_string(),
         source: Box::new(e),
     };
-    let target = arrow_schema_of(delta, table)?;
-    // Ask for plain Utf8/Binary instead of DataFusion's view types.
     let overrides = HashMap::from([(
         "datafusion.execution.parquet.schema_force_view_types".to_string(),
         "false".to_string(),
@@ -717,6 +787,16 @@ async fn read_all(delta: &DeltaTable, table: &str) -> Result<Vec<RecordBatch>> {
         .with_session(Arc::new(state))
         .await
         .map_err(query_err)?;
+    Ok((ctx, provider))
+}
+
+async fn read_all(delta: &DeltaTable, table: &str) -> Result<Vec<RecordBatch>> {
+    let query_err = |e| LakeError::Query {
+        context: table.to_string(),
+        source: Box::new(e),
+    };
+    let target = arrow_schema_of(delta, table)?;
+    let (ctx, provider) = provider(delta, table).await?;
     let batches = ctx
         .read_table(provider)
         .map_err(query_err)?

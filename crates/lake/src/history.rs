@@ -84,6 +84,17 @@ pub async fn gold_as_of(lake: &Path, as_of: Option<Date>) -> Result<RecordBatch>
     ))
 }
 
+/// The snapshot calendar from silver `snapshots`; empty for a lake without one.
+pub async fn load_calendar_if_any(lake: &Path) -> Result<SnapshotCalendar> {
+    if delta::table_version(lake.join(schema::SNAPSHOTS))
+        .await?
+        .is_none()
+    {
+        return Ok(SnapshotCalendar::default());
+    }
+    load_calendar(lake).await
+}
+
 /// The snapshot calendar from silver `snapshots`.
 pub async fn load_calendar(lake: &Path) -> Result<SnapshotCalendar> {
     let mut entries = Vec::new();
@@ -222,7 +233,7 @@ pub fn column_strings(b: &RecordBatch, name: &str) -> Result<Vec<Option<String>>
         .collect())
 }
 
-fn dates(b: &RecordBatch, name: &str) -> Result<Vec<Option<Date>>> {
+pub(crate) fn dates(b: &RecordBatch, name: &str) -> Result<Vec<Option<Date>>> {
     let col = b.column_by_name(name).ok_or_else(|| missing(name))?;
     Ok(col
         .as_primitive::<Date32Type>()
@@ -231,7 +242,7 @@ fn dates(b: &RecordBatch, name: &str) -> Result<Vec<Option<Date>>> {
         .collect())
 }
 
-fn ints(b: &RecordBatch, name: &str) -> Result<Vec<Option<i64>>> {
+pub(crate) fn ints(b: &RecordBatch, name: &str) -> Result<Vec<Option<i64>>> {
     let col = b.column_by_name(name).ok_or_else(|| missing(name))?;
     Ok(col.as_primitive::<Int64Type>().iter().collect())
 }

@@ -1,21 +1,27 @@
-//! `run`: the whole pipeline — discover, decode and read files in parallel, reconcile in
-//! file order, then write bronze, silver and gold and commit them (gold last).
+//! `run`: the pipeline — find the files the ingest ledger does not have yet, decode and
+//! read them in parallel, reconcile in file order on top of silver (or from bronze when a
+//! snapshot arrives out of order), then write bronze, silver and gold (gold last) and
+//! record the files in the ledger and the run in `runs`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, mpsc};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use phone_consent_core::{
-    Date, FileKind, Provenance, Reconciler, Record, RejectReason, SnapshotBuilder,
+    Date, FileKind, KeyHistory, KeyMap, Provenance, Reconciler, Record, RejectReason,
+    SnapshotBuilder,
 };
+use phone_consent_feed::name::NameProblem;
 use phone_consent_feed::{Dedup, FeedFile, FileReject, FileStats, decode, discover, read_text};
 
 use crate::bronze::{Accepted, BronzeSink, RejectRow};
-use crate::delta::{self, CommitMode, StagedFile};
+use crate::delta::{self, CommitMode, StagedFile, WriteOptions};
+use crate::ledger::{self, FileStatus, Ledger, LedgerEntry};
 use crate::pii::PiiHasher;
-use crate::{Error, Result, publish, schema};
+use crate::runs::{self, RunRecord};
+use crate::{Error, Result, history, publish, rebuild, schema};
 
 /// Reports a run's progress (the CLI draws bars or log lines).
 pub trait Progress: Sync {
@@ -45,6 +51,37 @@ pub struct RunOptions {
     pub lake: PathBuf,
     /// Worker threads (default: every core).
     pub threads: usize,
+    /// File names to apply again although the ledger has them (`--replace NAME`).
+    pub replace: Vec<String>,
+    /// Re-derive silver and gold from bronze even when no file is new (`--rebuild`).
+    pub rebuild: bool,
+}
+
+/// How a run derived silver and gold.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RunMode {
+    /// The lake's first run: every file of the feed.
+    #[default]
+    Full,
+    /// The new files on top of silver.
+    Incremental,
+    /// Every history re-derived from bronze: a snapshot arrived out of date order, a file
+    /// was replaced, the previous run died half way, or `--rebuild`.
+    Rebuild,
+    /// No new file: nothing written but the run's row.
+    Unchanged,
+}
+
+impl RunMode {
+    /// `full`, `incremental`, `rebuild` or `unchanged`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Full => "full",
+            Self::Incremental => "incremental",
+            Self::Rebuild => "rebuild",
+            Self::Unchanged => "unchanged",
+        }
+    }
 }
 
 /// The accounting of one kind of file.
@@ -63,6 +100,18 @@ pub struct KindCounts {
 /// What a run did: the closing summary.
 #[derive(Clone, Debug, Default)]
 pub struct RunSummary {
+    /// The run's id in `runs`.
+    pub run_id: i64,
+    /// How silver and gold were derived.
+    pub mode: RunMode,
+    /// Files skipped because the ledger has them with the same content.
+    pub files_skipped: u64,
+    /// Files refused as `conflicting_redelivery`: name and why.
+    pub refused: Vec<(String, String)>,
+    /// Files applied again on purpose (`--replace`).
+    pub replaced: Vec<String>,
+    /// Bytes read from the feed (new files, and known files whose size or time changed).
+    pub feed_bytes_read: u64,
     /// Counts per kind of file.
     pub kinds: BTreeMap<FileKind, KindCounts>,
     /// Rejects by reason (rows and whole files).
@@ -116,6 +165,8 @@ impl Task {
 struct FileDone {
     file: FeedFile,
     bytes: u64,
+    modified_ms: i64,
+    sha256: String,
     outcome: std::result::Result<FileStats, FileReject>,
     staged: Option<StagedFile>,
 }
@@ -139,38 +190,114 @@ struct TaskDone {
     payload: Payload,
 }
 
-/// Runs the whole pipeline on a data root and publishes a new lake state.
+/// Runs the pipeline on a data root: applies the files the lake's ledger does not have and
+/// publishes a new lake state (nothing new: nothing published).
 pub async fn run(options: &RunOptions, progress: &dyn Progress) -> Result<RunSummary> {
     let started = Instant::now();
+    let started_at_us = now_us();
     let discovery = discover(&options.data_dir)?;
-    let mut summary = RunSummary::default();
+    std::fs::create_dir_all(&options.lake).map_err(|e| Error::io(&options.lake, e))?;
+    let past_runs = runs::load(&options.lake).await?;
+    let last_run = past_runs.last().cloned();
+    let mut ledger = match last_run {
+        Some(_) => Ledger::load(&options.lake).await?,
+        // The lake's first (completed) run: whatever a run that died left behind is redone.
+        None => Ledger::default(),
+    };
+    let run_id = last_run.as_ref().map_or(1, |r| r.run_id + 1);
+    let mut summary = RunSummary {
+        run_id,
+        ..RunSummary::default()
+    };
+    let arrivals = sort_arrivals(discovery, &ledger, &options.replace)?;
+    summary.files_skipped = arrivals.skipped;
+    summary.feed_bytes_read = arrivals.hashed_bytes;
+    summary.refused = arrivals.refused.clone();
+    summary.replaced = arrivals.replaced.clone();
+
+    let calendar = history::load_calendar_if_any(&options.lake).await?;
+    let silver_matches_ledger = match &last_run {
+        Some(r) => {
+            r.phone_events_version
+                == delta::table_version(options.lake.join(schema::PHONE_EVENTS)).await?
+        }
+        None => true,
+    };
+    let snapshot_in_the_past = arrivals.files.iter().any(|f| {
+        f.kind == FileKind::Snapshot && calendar.newest().is_some_and(|n| f.file_date <= n)
+    });
+    summary.mode = if last_run.is_none() {
+        RunMode::Full
+    } else if options.rebuild
+        || !arrivals.replaced.is_empty()
+        || !silver_matches_ledger
+        || snapshot_in_the_past
+    {
+        RunMode::Rebuild
+    } else if arrivals.files.is_empty() && arrivals.bad_names.is_empty() {
+        RunMode::Unchanged
+    } else {
+        RunMode::Incremental
+    };
+
+    if summary.mode == RunMode::Unchanged {
+        summary.published = publish::current(&options.lake).await?;
+        summary.snapshots = calendar.entries().len() as u64;
+        summary.elapsed = started.elapsed();
+        record_run(options, &summary, started_at_us, &calendar).await?;
+        return Ok(summary);
+    }
+
     let mut rejects: Vec<RejectRow> = Vec::new();
-    for (path, problem) in &discovery.bad_names {
+    let mut entries: Vec<LedgerEntry> = Vec::new();
+    for (path, problem, sha) in &arrivals.bad_names {
         summary.bad_names += 1;
+        let name = file_name(path);
         rejects.push(RejectRow {
-            file: file_name(path).into(),
+            file: name.as_str().into(),
             line: None,
             raw: None,
             reason: RejectReason::InvalidFileName,
             detail: Some(problem.to_string()),
-            kind: phone_consent_feed::name::kind_of(&file_name(path)),
+            kind: phone_consent_feed::name::kind_of(&name),
             file_date: None,
         });
+        let (size, modified_ms) = file_meta(path);
+        entries.push(LedgerEntry {
+            kind: phone_consent_feed::name::kind_of(&name),
+            file_date: None,
+            size,
+            modified_ms,
+            sha256: sha.clone(),
+            status: FileStatus::Rejected,
+            reason: Some(RejectReason::InvalidFileName),
+            rows: [0; 4],
+            run_id,
+            applied_at_us: started_at_us,
+            replaced: arrivals.replaced.contains(&name),
+            file: name,
+        });
     }
-    let tasks = group_tasks(discovery.files);
+    let tasks = group_tasks(arrivals.files);
     let total_bytes: u64 = tasks
         .iter()
         .flat_map(|t| t.files())
-        .map(|f| file_size(&f.path))
+        .map(|f| file_meta(&f.path).0)
         .sum();
     progress.files_found(
         tasks.iter().map(|t| t.files().len() as u64).sum(),
         total_bytes,
     );
-    std::fs::create_dir_all(&options.lake).map_err(|e| Error::io(&options.lake, e))?;
     let pii = PiiHasher::for_lake(&options.lake)?;
 
-    let mut reconciler = Reconciler::new();
+    let mut reconciler = match summary.mode {
+        RunMode::Incremental => {
+            progress.stage("reading silver");
+            load_silver(&options.lake, calendar.clone()).await?
+        }
+        _ => Reconciler::new(),
+    };
+    let derive_from_feed = summary.mode != RunMode::Rebuild;
     let mut staged: HashMap<FileKind, Vec<StagedFile>> = HashMap::new();
     let threads = options.threads.max(1);
     let merged = Mutex::new(0usize);
@@ -238,13 +365,16 @@ pub async fn run(options: &RunOptions, progress: &dyn Progress) -> Result<RunSum
                 }
             }
             while let Some(done) = pending.remove(&expected) {
-                apply(
-                    done,
-                    &mut reconciler,
-                    &mut summary,
-                    &mut rejects,
-                    &mut staged,
-                )?;
+                let applied = Applied {
+                    summary: &mut summary,
+                    rejects: &mut rejects,
+                    staged: &mut staged,
+                    entries: &mut entries,
+                    run_id,
+                    at_us: started_at_us,
+                    replaced: &arrivals.replaced,
+                };
+                apply(done, derive_from_feed.then_some(&mut reconciler), applied)?;
                 expected += 1;
                 *merged.lock().expect("merge counter") = expected;
                 advanced.notify_all();
@@ -255,7 +385,46 @@ pub async fn run(options: &RunOptions, progress: &dyn Progress) -> Result<RunSum
             None => Ok(()),
         }
     })?;
+    for r in &rejects {
+        *summary.rejects.entry(r.reason).or_default() += 1;
+    }
+    summary.feed_bytes_read += entries.iter().map(|e| e.size).sum::<u64>();
 
+    progress.stage("writing bronze");
+    let full = summary.mode == RunMode::Full;
+    let prefixes: Vec<String> = entries
+        .iter()
+        .map(|e| ledger::file_prefix(&e.file))
+        .collect();
+    let mode = || match full {
+        true => CommitMode::Overwrite,
+        false => CommitMode::Replace(prefixes.clone()),
+    };
+    for kind in [FileKind::Enrollment, FileKind::Snapshot, FileKind::Change] {
+        let files = staged.remove(&kind).unwrap_or_default();
+        let touched = entries.iter().any(|e| e.kind == Some(kind));
+        if files.is_empty() && !touched && !full {
+            continue;
+        }
+        delta::commit(
+            options.lake.join(schema::bronze_table(kind)),
+            &schema::bronze(kind),
+            files,
+            mode(),
+        )
+        .await?;
+    }
+    let rejects_dir = options.lake.join(schema::REJECTS);
+    let reject_files = stage_rejects(&rejects_dir, &rejects)?;
+    delta::commit(&rejects_dir, &schema::rejects(), reject_files, mode()).await?;
+
+    for e in &entries {
+        ledger.record(e.clone());
+    }
+    if summary.mode == RunMode::Rebuild {
+        progress.stage("re-deriving histories from bronze");
+        reconciler = rebuild::from_bronze(&options.lake, &ledger).await?;
+    }
     summary.snapshots = reconciler.calendar().entries().len() as u64;
     summary.damaged_snapshots = reconciler
         .calendar()
@@ -263,38 +432,200 @@ pub async fn run(options: &RunOptions, progress: &dyn Progress) -> Result<RunSum
         .iter()
         .filter(|e| !e.complete)
         .count() as u64;
-    for r in &rejects {
-        *summary.rejects.entry(r.reason).or_default() += 1;
-    }
-
-    progress.stage("writing bronze");
-    for kind in [FileKind::Enrollment, FileKind::Snapshot, FileKind::Change] {
-        let files = staged.remove(&kind).unwrap_or_default();
-        delta::commit(
-            options.lake.join(schema::bronze_table(kind)),
-            &schema::bronze(kind),
-            files,
-            CommitMode::Overwrite,
-        )
-        .await?;
-    }
-    let rejects_dir = options.lake.join(schema::REJECTS);
-    let reject_files = match crate::publish::rejects_batch(&rejects) {
-        Some(batch) => vec![delta::write_parquet(&rejects_dir, &[batch])?],
-        None => vec![],
-    };
-    delta::commit(
-        &rejects_dir,
-        &schema::rejects(),
-        reject_files,
-        CommitMode::Overwrite,
-    )
-    .await?;
 
     progress.stage("reconciling and writing silver and gold");
-    summary.published = publish::publish(&options.lake, &reconciler).await?;
+    let run_of: HashMap<&str, i64> = ledger
+        .entries()
+        .map(|e| (e.file.as_str(), e.run_id))
+        .collect();
+    summary.published = publish::publish(&options.lake, &reconciler, &run_of).await?;
+
+    let ledger_dir = options.lake.join(schema::INGEST_LEDGER);
+    let ledger_file = delta::write_parquet(&ledger_dir, &[ledger::batch(&entries)])?;
+    let ledger_mode = if full {
+        CommitMode::Overwrite
+    } else {
+        CommitMode::Append
+    };
+    delta::commit(
+        &ledger_dir,
+        &schema::ingest_ledger(),
+        vec![ledger_file],
+        ledger_mode,
+    )
+    .await?;
     summary.elapsed = started.elapsed();
+    record_run(options, &summary, started_at_us, reconciler.calendar()).await?;
     Ok(summary)
+}
+
+/// Appends the run's row to `runs` (its last commit: a run without one did not complete).
+async fn record_run(
+    options: &RunOptions,
+    summary: &RunSummary,
+    started_at_us: i64,
+    calendar: &phone_consent_core::SnapshotCalendar,
+) -> Result<()> {
+    let rows = summary.rows();
+    let applied: u64 = summary.kinds.values().map(|k| k.files).sum();
+    let rejected: u64 = summary
+        .kinds
+        .values()
+        .map(|k| k.files_rejected)
+        .sum::<u64>()
+        + summary.bad_names;
+    let record = RunRecord {
+        run_id: summary.run_id,
+        started_at_us,
+        duration_ms: summary.elapsed.as_millis() as i64,
+        mode: summary.mode.code().into(),
+        data_dir: options.data_dir.display().to_string(),
+        files: [
+            applied,
+            rejected,
+            summary.files_skipped,
+            summary.refused.len() as u64,
+        ],
+        feed_bytes_read: summary.feed_bytes_read,
+        rows: [
+            rows.rows_read,
+            rows.accepted,
+            rows.rejected,
+            rows.duplicates,
+        ],
+        keys: summary.published.keys,
+        can_send: summary.published.can_send,
+        newest_snapshot: calendar.newest(),
+        phone_events_version: delta::table_version(options.lake.join(schema::PHONE_EVENTS)).await?,
+        gold_version: delta::table_version(options.lake.join(schema::PHONE_CONSENT)).await?,
+    };
+    runs::append(&options.lake, &record).await?;
+    Ok(())
+}
+
+/// The feed's files sorted against the ledger.
+struct Arrivals {
+    /// Files to apply (new, or replaced on purpose), in (date, kind, name) order.
+    files: Vec<FeedFile>,
+    /// New files whose names did not parse, with why and their SHA-256.
+    bad_names: Vec<(PathBuf, NameProblem, String)>,
+    /// Files the ledger has with the same content.
+    skipped: u64,
+    /// Files refused: the ledger has the name with other content.
+    refused: Vec<(String, String)>,
+    /// Files applied again on purpose.
+    replaced: Vec<String>,
+    /// Bytes read to hash known files whose size or time changed.
+    hashed_bytes: u64,
+}
+
+/// SEMANTICS §6: a file the ledger has — same size and modification time, or else same
+/// SHA-256 — is skipped without being decoded; the same name with other content is refused
+/// unless it is to be replaced.
+fn sort_arrivals(
+    discovery: phone_consent_feed::Discovery,
+    ledger: &Ledger,
+    replace: &[String],
+) -> Result<Arrivals> {
+    let mut names: Vec<String> = discovery.files.iter().map(|f| f.name.clone()).collect();
+    names.extend(discovery.bad_names.iter().map(|(p, _)| file_name(p)));
+    if let Some(missing) = replace.iter().find(|r| !names.contains(r)) {
+        return Err(Error::Invalid {
+            what: format!("--replace {missing}"),
+            why: "no file of that name under the data root's feed folders".into(),
+        });
+    }
+    let mut out = Arrivals {
+        files: Vec::new(),
+        bad_names: Vec::new(),
+        skipped: 0,
+        refused: Vec::new(),
+        replaced: Vec::new(),
+        hashed_bytes: 0,
+    };
+    // `Some(sha)` when the file is to be applied (the hash when already computed).
+    let mut verdict = |path: &Path, name: &str| -> Result<Option<Option<String>>> {
+        let Some(known) = ledger.get(name) else {
+            return Ok(Some(None));
+        };
+        if replace.iter().any(|r| r == name) {
+            out.replaced.push(name.to_owned());
+            return Ok(Some(None));
+        }
+        let (size, modified_ms) = file_meta(path);
+        if size == known.size && modified_ms == known.modified_ms {
+            out.skipped += 1;
+            return Ok(None);
+        }
+        let (sha, read) = ledger::sha256_file(path)?;
+        out.hashed_bytes += read;
+        if sha == known.sha256 {
+            out.skipped += 1;
+        } else {
+            out.refused.push((
+                name.to_owned(),
+                format!(
+                    "conflicting_redelivery: its SHA-256 {} differs from the {} applied by run {} \
+                     ({} bytes then, {size} now); `run --replace {name}` applies it in place of the old one",
+                    &sha[..12],
+                    &known.sha256[..known.sha256.len().min(12)],
+                    known.run_id,
+                    known.size
+                ),
+            ));
+        }
+        Ok(None)
+    };
+    for f in discovery.files {
+        if verdict(&f.path, &f.name)?.is_some() {
+            out.files.push(f);
+        }
+    }
+    for (path, problem) in discovery.bad_names {
+        if verdict(&path, &file_name(&path))?.is_some() {
+            let (sha, _) = ledger::sha256_file(&path)?;
+            out.bad_names.push((path, problem, sha));
+        }
+    }
+    Ok(out)
+}
+
+/// Silver's stored events and calendar, to reconcile new files on top of.
+async fn load_silver(
+    lake: &Path,
+    calendar: phone_consent_core::SnapshotCalendar,
+) -> Result<Reconciler> {
+    let mut histories: KeyMap<KeyHistory> = KeyMap::default();
+    for (key, events) in history::load_events(lake, None).await? {
+        histories.insert(key, KeyHistory::from_events(events));
+    }
+    Ok(Reconciler::from_parts(histories, calendar))
+}
+
+/// Stages the rejects in one file per feed file, named after it so that applying the file
+/// again replaces them.
+fn stage_rejects(dir: &Path, rejects: &[RejectRow]) -> Result<Vec<StagedFile>> {
+    let mut by_file: BTreeMap<&str, Vec<RejectRow>> = BTreeMap::new();
+    for r in rejects {
+        by_file.entry(&r.file).or_default().push(r.clone());
+    }
+    let mut files = Vec::new();
+    for (file, rows) in by_file {
+        if let Some(batch) = publish::rejects_batch(&rows) {
+            let options = WriteOptions {
+                file_prefix: Some(ledger::file_prefix(file)),
+                ..WriteOptions::default()
+            };
+            files.push(delta::write_parquet_with(dir, &[batch], &options)?);
+        }
+    }
+    Ok(files)
+}
+
+fn now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
 }
 
 fn group_tasks(files: Vec<FeedFile>) -> Vec<Task> {
@@ -317,8 +648,17 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-fn file_size(path: &Path) -> u64 {
-    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+/// A file's size and modification time (ms since the Unix epoch); zeros when unreadable
+/// (reading it then rejects it).
+fn file_meta(path: &Path) -> (u64, i64) {
+    std::fs::metadata(path).map_or((0, 0), |m| {
+        let modified = m
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_millis() as i64);
+        (m.len(), modified)
+    })
 }
 
 /// Reads one task's files: each decoded whole before any of its rows is delivered, so a
@@ -335,7 +675,7 @@ fn process(
     let mut files = Vec::new();
     let mut rejects = Vec::new();
     for file in task.files() {
-        let bytes = file_size(&file.path);
+        let (bytes, modified_ms) = file_meta(&file.path);
         let name: Arc<str> = file.name.as_str().into();
         let accepted = match task {
             Task::Snapshot(..) => Accepted::Snapshot(&mut builder),
@@ -344,7 +684,11 @@ fn process(
         // Rows reach the sink only once the file is decoded whole and its header passed.
         let mut sink =
             BronzeSink::new(lake, file.kind, name.clone(), file.file_date, pii, accepted);
-        let outcome = decode::decode(&file.path)
+        let raw = std::fs::read(&file.path);
+        let sha256 = raw.as_deref().map(ledger::sha256_hex).unwrap_or_default();
+        let outcome = raw
+            .map_err(|e| format!("cannot read: {e}"))
+            .and_then(|raw| decode::decode_bytes(&raw))
             .map_err(|detail| FileReject {
                 reason: RejectReason::UnreadableFile,
                 detail,
@@ -370,6 +714,8 @@ fn process(
         files.push(FileDone {
             file: file.clone(),
             bytes,
+            modified_ms,
+            sha256,
             outcome,
             staged,
         });
@@ -393,18 +739,45 @@ fn process(
     })
 }
 
-fn apply(
-    done: TaskDone,
-    reconciler: &mut Reconciler,
-    summary: &mut RunSummary,
-    rejects: &mut Vec<RejectRow>,
-    staged: &mut HashMap<FileKind, Vec<StagedFile>>,
-) -> Result<()> {
+/// Where `apply` records a task's files.
+struct Applied<'a> {
+    summary: &'a mut RunSummary,
+    rejects: &'a mut Vec<RejectRow>,
+    staged: &'a mut HashMap<FileKind, Vec<StagedFile>>,
+    entries: &'a mut Vec<LedgerEntry>,
+    run_id: i64,
+    at_us: i64,
+    replaced: &'a [String],
+}
+
+/// Accounts for a task's files and, when deriving from the feed, reconciles its rows.
+fn apply(done: TaskDone, reconciler: Option<&mut Reconciler>, to: Applied<'_>) -> Result<()> {
+    let summary = to.summary;
     for f in done.files {
         let counts = summary.kinds.entry(f.file.kind).or_default();
         counts.bytes += f.bytes;
+        let mut entry = LedgerEntry {
+            file: f.file.name.clone(),
+            kind: Some(f.file.kind),
+            file_date: Some(f.file.file_date),
+            size: f.bytes,
+            modified_ms: f.modified_ms,
+            sha256: f.sha256,
+            status: FileStatus::Applied,
+            reason: None,
+            rows: [0; 4],
+            run_id: to.run_id,
+            applied_at_us: to.at_us,
+            replaced: to.replaced.contains(&f.file.name),
+        };
         match f.outcome {
             Ok(stats) => {
+                entry.rows = [
+                    stats.rows_read,
+                    stats.accepted,
+                    stats.rejected,
+                    stats.duplicates,
+                ];
                 counts.files += 1;
                 counts.rows.rows_read += stats.rows_read;
                 counts.rows.accepted += stats.accepted;
@@ -426,13 +799,21 @@ fn apply(
                     ));
                 }
             }
-            Err(_) => counts.files_rejected += 1,
+            Err(reject) => {
+                counts.files_rejected += 1;
+                entry.status = FileStatus::Rejected;
+                entry.reason = Some(reject.reason);
+            }
         }
+        to.entries.push(entry);
         if let Some(s) = f.staged {
-            staged.entry(f.file.kind).or_default().push(s);
+            to.staged.entry(f.file.kind).or_default().push(s);
         }
     }
-    rejects.extend(done.rejects);
+    to.rejects.extend(done.rejects);
+    let Some(reconciler) = reconciler else {
+        return Ok(());
+    };
     match done.payload {
         Payload::Snapshot {
             date,

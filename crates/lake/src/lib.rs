@@ -6,15 +6,18 @@ pub mod bronze;
 pub mod delta;
 pub mod history;
 pub mod ingest;
+pub mod ledger;
 pub mod pii;
 pub mod publish;
+pub mod rebuild;
+pub mod runs;
 pub mod schema;
 
 use std::path::{Path, PathBuf};
 
 pub use deltalake::arrow;
 pub use history::{CheckAnswer, check, gold_as_of};
-pub use ingest::{Progress, Quiet, RunOptions, RunSummary, run};
+pub use ingest::{Progress, Quiet, RunMode, RunOptions, RunSummary, run};
 
 /// Errors that stop a lake operation (bad feed data is never one: it is rejected).
 #[derive(Debug, thiserror::Error)]

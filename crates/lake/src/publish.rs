@@ -1,11 +1,13 @@
 //! Silver and gold from the reconciled histories: fold every key, write `phone_events`,
 //! `phone_state`, `snapshots` and `phone_consent`, and commit gold last.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use deltalake::arrow::array::{
-    ArrayRef, BooleanBuilder, Date32Builder, Int64Builder, RecordBatch, StringBuilder,
+    Array, ArrayRef, AsArray, BooleanBuilder, Date32Builder, Int64Builder, RecordBatch,
+    StringBuilder,
 };
 use phone_consent_core::{
     Event, EventKind, Key, KeyHistory, PhoneState, Reconciler, SnapshotCalendar, decide,
@@ -42,7 +44,13 @@ pub struct Published {
 
 /// Folds every key and publishes silver then gold. Keys are folded, and their audit trail
 /// written, in parallel slices (one `phone_events` file each, streamed in batches).
-pub async fn publish(lake: &Path, reconciler: &Reconciler) -> Result<Published> {
+///
+/// `run_of` maps each applied file to the run that applied it (the audit trail's `run_id`).
+pub async fn publish(
+    lake: &Path,
+    reconciler: &Reconciler,
+    run_of: &HashMap<&str, i64>,
+) -> Result<Published> {
     let mut keys: Vec<(&Key, &KeyHistory)> = reconciler.histories().iter().collect();
     keys.sort_unstable_by(|a, b| a.0.cmp(b.0));
     let calendar = reconciler.calendar();
@@ -54,7 +62,7 @@ pub async fn publish(lake: &Path, reconciler: &Reconciler) -> Result<Published> 
             .chunks(slice)
             .map(|part| {
                 let events_dir = &events_dir;
-                scope.spawn(move || fold_and_write_events(part, calendar, events_dir))
+                scope.spawn(move || fold_and_write_events(part, calendar, run_of, events_dir))
             })
             .collect();
         workers
@@ -89,6 +97,60 @@ pub async fn publish(lake: &Path, reconciler: &Reconciler) -> Result<Published> 
     Ok(published)
 }
 
+/// What the lake holds now, for a run that publishes nothing: gold's counts and version.
+pub async fn current(lake: &Path) -> Result<Published> {
+    let mut p = Published::default();
+    let gold = lake.join(schema::PHONE_CONSENT);
+    let Some(version) = delta::table_version(&gold).await? else {
+        return Ok(p);
+    };
+    p.gold_version = version;
+    let counts = delta::sql(
+        lake,
+        "SELECT count(*) AS keys, \
+         sum(CASE WHEN delete_type = 'hard_delete' THEN 1 ELSE 0 END) AS hard, \
+         sum(CASE WHEN delete_type = 'soft_delete' THEN 1 ELSE 0 END) AS soft, \
+         sum(CASE WHEN has_sms_consent THEN 1 ELSE 0 END) AS yes, \
+         sum(CASE WHEN NOT has_sms_consent THEN 1 ELSE 0 END) AS no, \
+         sum(CASE WHEN has_sms_consent IS NULL THEN 1 ELSE 0 END) AS none, \
+         sum(CASE WHEN can_send_sms THEN 1 ELSE 0 END) AS can_send, \
+         sum(changes_after_delete) AS conflicts \
+         FROM phone_state",
+    )
+    .await?;
+    let value = |i: usize| -> u64 {
+        counts
+            .first()
+            .and_then(|b| {
+                let c = deltalake::arrow::compute::cast(
+                    b.column(i),
+                    &deltalake::arrow::datatypes::DataType::Int64,
+                )
+                .ok()?;
+                let c = c.as_primitive::<deltalake::arrow::datatypes::Int64Type>();
+                (b.num_rows() > 0 && !c.is_null(0)).then(|| c.value(0) as u64)
+            })
+            .unwrap_or(0)
+    };
+    p.keys = value(0);
+    p.hard_deleted = value(1);
+    p.soft_deleted = value(2);
+    p.consent_true = value(3);
+    p.consent_false = value(4);
+    p.consent_null = value(5);
+    p.can_send = value(6);
+    p.changes_after_delete = value(7);
+    p.events = delta::sql(lake, "SELECT count(*) FROM phone_events")
+        .await?
+        .first()
+        .map_or(0, |b| {
+            b.column(0)
+                .as_primitive::<deltalake::arrow::datatypes::Int64Type>()
+                .value(0) as u64
+        });
+    Ok(p)
+}
+
 /// A folded key: its history and state.
 type Folded<'a> = (&'a Key, &'a KeyHistory, PhoneState);
 
@@ -96,6 +158,7 @@ type Folded<'a> = (&'a Key, &'a KeyHistory, PhoneState);
 fn fold_and_write_events<'a>(
     keys: &[(&'a Key, &'a KeyHistory)],
     calendar: &SnapshotCalendar,
+    run_of: &HashMap<&str, i64>,
     dir: &Path,
 ) -> Result<(Vec<Folded<'a>>, u64, Option<delta::StagedFile>)> {
     let folded: Vec<Folded<'a>> = keys
@@ -124,7 +187,7 @@ fn fold_and_write_events<'a>(
         Ok(w.write(&batch)?)
     };
     for (k, h, s) in &folded {
-        push_events(&mut builder, k, h, s, calendar);
+        push_events(&mut builder, k, h, s, calendar, run_of);
         if builder.rows >= EVENT_BATCH_ROWS {
             flush(&mut builder)?;
         }
@@ -278,6 +341,7 @@ fn push_events(
     h: &KeyHistory,
     s: &PhoneState,
     calendar: &SnapshotCalendar,
+    run_of: &HashMap<&str, i64>,
 ) {
     let mut events: Vec<&Event> = h.events().iter().collect();
     events.sort_by(|a, b| {
@@ -292,14 +356,14 @@ fn push_events(
             && s.changes_after_delete
                 .iter()
                 .any(|c| c.file == e.provenance.file && c.line == Some(e.provenance.line));
-        b.push(k, e, conflict);
+        b.push(k, e, conflict, run_of.get(&*e.provenance.file).copied());
     }
     for date in &s.missing_at {
         let file = calendar
             .get(*date)
             .map(|c| c.file.clone())
             .unwrap_or_else(|| "".into());
-        b.push_missing(k, *date, &file);
+        b.push_missing(k, *date, &file, run_of.get(&*file).copied());
     }
 }
 
@@ -320,11 +384,13 @@ struct EventsBuilder {
     consent: BooleanBuilder,
     consent_date: Date32Builder,
     conflict: BooleanBuilder,
+    run_id: Int64Builder,
 }
 
 impl EventsBuilder {
-    fn push(&mut self, k: &Key, e: &Event, conflict: bool) {
+    fn push(&mut self, k: &Key, e: &Event, conflict: bool, run_id: Option<i64>) {
         self.rows += 1;
+        self.run_id.append_option(run_id);
         self.account.append_value(k.account.text());
         self.phone.append_value(k.phone.e164(&mut [0; 12]));
         self.event.append_value(e.kind.name());
@@ -344,8 +410,15 @@ impl EventsBuilder {
         self.conflict.append_value(conflict);
     }
 
-    fn push_missing(&mut self, k: &Key, date: phone_consent_core::Date, file: &str) {
+    fn push_missing(
+        &mut self,
+        k: &Key,
+        date: phone_consent_core::Date,
+        file: &str,
+        run_id: Option<i64>,
+    ) {
         self.rows += 1;
+        self.run_id.append_option(run_id);
         self.account.append_value(k.account.text());
         self.phone.append_value(k.phone.e164(&mut [0; 12]));
         self.event.append_value(EventKind::Missing.name());
@@ -388,6 +461,7 @@ impl EventsBuilder {
             Arc::new(self.consent.finish()) as ArrayRef,
             Arc::new(self.consent_date.finish()),
             Arc::new(self.conflict.finish()),
+            Arc::new(self.run_id.finish()),
         ]);
         RecordBatch::try_new(schema::phone_events(), arrays)
             .expect("events batch matches its schema")

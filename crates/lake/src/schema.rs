@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use phone_consent_core::FileKind;
 
 use crate::delta::WriteOptions;
@@ -19,6 +19,10 @@ pub const PHONE_STATE: &str = "silver/phone_state";
 pub const SNAPSHOTS: &str = "silver/snapshots";
 /// Gold `phone_consent`.
 pub const PHONE_CONSENT: &str = "gold/phone_consent";
+/// Audit `ingest_ledger`: every feed file each run took in.
+pub const INGEST_LEDGER: &str = "audit/ingest_ledger";
+/// Audit `runs`: one row per run.
+pub const RUNS: &str = "audit/runs";
 
 /// The lake path of a kind's bronze table.
 pub fn bronze_table(kind: FileKind) -> String {
@@ -35,6 +39,14 @@ fn date(name: &str, nullable: bool) -> Field {
 
 fn boolean(name: &str, nullable: bool) -> Field {
     Field::new(name, DataType::Boolean, nullable)
+}
+
+fn timestamp(name: &str, nullable: bool) -> Field {
+    Field::new(
+        name,
+        DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        nullable,
+    )
 }
 
 fn int64(name: &str, nullable: bool) -> Field {
@@ -134,6 +146,7 @@ pub fn phone_events() -> SchemaRef {
         boolean("consent", true),
         date("consent_date", true),
         boolean("change_after_delete", false),
+        int64("run_id", true),
     ]))
 }
 
@@ -186,5 +199,52 @@ pub fn phone_consent() -> SchemaRef {
         boolean("is_deleted", false),
         utf8("delete_type", true),
         date("deleted_at", true),
+    ]))
+}
+
+/// Audit `ingest_ledger`: one row per file per run that took it in.
+pub fn ingest_ledger() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        utf8("file", false),
+        utf8("kind", true),
+        date("file_date", true),
+        int64("size", false),
+        int64("modified_ms", false),
+        utf8("sha256", false),
+        utf8("status", false),
+        utf8("reason", true),
+        int64("rows_read", false),
+        int64("rows_accepted", false),
+        int64("rows_rejected", false),
+        int64("duplicates", false),
+        int64("run_id", false),
+        timestamp("applied_at", false),
+        boolean("replaced", false),
+    ]))
+}
+
+/// Audit `runs`: what each run applied, its counts, duration, mode and the versions it
+/// published.
+pub fn runs() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        int64("run_id", false),
+        timestamp("started_at", false),
+        int64("duration_ms", false),
+        utf8("mode", false),
+        utf8("data_dir", false),
+        int64("files_applied", false),
+        int64("files_rejected", false),
+        int64("files_skipped", false),
+        int64("files_refused", false),
+        int64("feed_bytes_read", false),
+        int64("rows_read", false),
+        int64("rows_accepted", false),
+        int64("rows_rejected", false),
+        int64("duplicates", false),
+        int64("keys", false),
+        int64("can_send", false),
+        date("newest_snapshot", true),
+        int64("phone_events_version", true),
+        int64("gold_version", true),
     ]))
 }
