@@ -17,21 +17,33 @@ pub struct CheckOptions {
     pub json: bool,
     /// The data-age policy, in days.
     pub max_snapshot_age: Option<u32>,
+    /// Answer as this gold version said.
+    pub gold_version: Option<i64>,
 }
 
 /// Answers one check from the lake.
 pub async fn check(lake: &Path, account: &str, phone: &str, o: CheckOptions) -> Result<()> {
     crate::require_lake(lake)?;
-    let answer =
-        phone_consent_lake::check(lake, account, phone, o.as_of, o.max_snapshot_age, today())
-            .await?;
+    let answer = match o.gold_version {
+        Some(version) => {
+            phone_consent_lake::check_gold_version(lake, account, phone, version).await?
+        }
+        None => {
+            phone_consent_lake::check(lake, account, phone, o.as_of, o.max_snapshot_age, today())
+                .await?
+        }
+    };
     if o.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&to_json(&answer, o.as_of, o.explain))?
-        );
+        let mut v = to_json(&answer, o.as_of, o.explain);
+        if let Some(version) = o.gold_version {
+            v["gold_version"] = version.into();
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         print_text(&answer, o.as_of, o.explain);
+        if let Some(version) = o.gold_version {
+            println!("  as published in gold version {version} (gold keeps no events)");
+        }
     }
     Ok(())
 }

@@ -62,6 +62,7 @@ pub async fn demo(feed: &Path, lake: &Path) -> Result<()> {
                 explain: true,
                 json: false,
                 max_snapshot_age: None,
+                gold_version: None,
             },
         )
         .await?;

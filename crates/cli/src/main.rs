@@ -3,6 +3,7 @@
 
 mod check;
 mod demo;
+mod history;
 mod output;
 mod progress;
 mod run;
@@ -51,7 +52,7 @@ enum Command {
     },
     /// May this phone be texted on this account? The decision, its reason and evidence.
     #[command(
-        after_help = "Examples:\n  phone-consent check 1000000000000001 '(212) 555-0101'\n  phone-consent check 1000000000000001 2125550101 --as-of 2024-02-10 --explain\n  phone-consent check 1000000000000001 +12125550101 --json"
+        after_help = "Examples:\n  phone-consent check 1000000000000001 '(212) 555-0101'\n  phone-consent check 1000000000000001 2125550101 --as-of 2024-02-10 --explain\n  phone-consent check 1000000000000001 +12125550101 --json\n  phone-consent check 1000000000000001 2125550101 --gold-version 3"
     )]
     Check {
         /// The account number (digits).
@@ -70,12 +71,33 @@ enum Command {
         /// Deny with `stale_data` when the newest snapshot is older than this many days.
         #[arg(long)]
         max_snapshot_age: Option<u32>,
+        /// Answer as gold version N said (see the `runs` table), not from the audit trail.
+        #[arg(long, value_name = "N", conflicts_with_all = ["as_of", "max_snapshot_age"])]
+        gold_version: Option<i64>,
+        #[command(flatten)]
+        lake: LakeArg,
+    },
+    /// A phone's timeline on an account: every event, with the state and decision after it.
+    #[command(
+        after_help = "Examples:\n  phone-consent history 1000000000000001 '(212) 555-0101'\n  phone-consent history 1000000000000001 2125550101 --as-of 2024-02-10 --json"
+    )]
+    History {
+        /// The account number (digits).
+        account: String,
+        /// The phone, in any common US format.
+        phone: String,
+        /// Only what the agency could have known on this date (YYYY-MM-DD).
+        #[arg(long, value_parser = parse_date)]
+        as_of: Option<Date>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         lake: LakeArg,
     },
     /// Run SQL (DataFusion) over the lake's tables, registered by name.
     #[command(
-        after_help = "Tables: enrollment, nonfin, supplfwd, rejects, phone_events, phone_state, snapshots, phone_consent.\n\nExamples:\n  phone-consent sql \"SELECT delete_type, count(*) FROM phone_consent GROUP BY 1\"\n  phone-consent sql \"$(cat sql/can_send_sms.sql)\" --format csv"
+        after_help = "Tables: enrollment, nonfin, supplfwd, rejects, phone_events, phone_state, snapshots, phone_consent, ingest_ledger, runs.\n\nExamples:\n  phone-consent sql \"SELECT delete_type, count(*) FROM phone_consent GROUP BY 1\"\n  phone-consent sql \"$(cat sql/can_send_sms.sql)\" --format csv"
     )]
     Sql {
         /// The query (it may start with a `--` comment).
@@ -190,6 +212,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             explain,
             json,
             max_snapshot_age,
+            gold_version,
             lake,
         } => runtime()?.block_on(check::check(
             &lake.path,
@@ -200,8 +223,16 @@ fn dispatch(cli: Cli) -> Result<()> {
                 explain,
                 json,
                 max_snapshot_age,
+                gold_version,
             },
         )),
+        Command::History {
+            account,
+            phone,
+            as_of,
+            json,
+            lake,
+        } => runtime()?.block_on(history::history(&lake.path, &account, &phone, as_of, json)),
         Command::Sql {
             query,
             format,

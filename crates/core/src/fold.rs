@@ -102,6 +102,41 @@ pub fn fold(
     calendar: &SnapshotCalendar,
     as_of: Option<Date>,
 ) -> Option<PhoneState> {
+    fold_steps(events, calendar, as_of, |_, _| {})
+}
+
+/// One step of a key's timeline: an event applied by the fold and the state after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimelineStep {
+    /// The event: a row, a snapshot that carried the key, or a derived `missing` event.
+    pub event: Evidence,
+    /// The key's state once it was applied.
+    pub state: PhoneState,
+}
+
+/// The key's timeline as [`fold`] applies its events: every event with the state after it
+/// (a snapshot that carried the key is one step; a snapshot that changed nothing is none).
+pub fn timeline(
+    events: &[Event],
+    calendar: &SnapshotCalendar,
+    as_of: Option<Date>,
+) -> Vec<TimelineStep> {
+    let mut steps = Vec::new();
+    fold_steps(events, calendar, as_of, |event, fold| {
+        if let Some(state) = fold.clone().finish() {
+            steps.push(TimelineStep { event, state });
+        }
+    });
+    steps
+}
+
+/// The fold, calling `on_step` after each event it applies.
+fn fold_steps<'a>(
+    events: &'a [Event],
+    calendar: &SnapshotCalendar,
+    as_of: Option<Date>,
+    mut on_step: impl FnMut(Evidence, &Fold<'a>),
+) -> Option<PhoneState> {
     let mut rows: Vec<&Event> = events
         .iter()
         .filter(|e| {
@@ -130,10 +165,10 @@ pub fn fold(
             (Some(e), None) => Step::Row(e),
             (_, Some(_)) => Step::Snapshot(next_snapshot),
         };
-        match step {
+        let applied = match step {
             Step::Row(e) => {
                 next_row += 1;
-                fold.apply_row(e);
+                Some(fold.apply_row(e))
             }
             Step::Snapshot(i) => {
                 next_snapshot += 1;
@@ -142,11 +177,14 @@ pub fn fold(
                     run += 1;
                 }
                 match runs.get(run).filter(|r| r.date <= s.date) {
-                    Some(r) => fold.apply_observed(r, s.date, &s.file),
+                    Some(r) => Some(fold.apply_observed(r, s.date, &s.file)),
                     None if s.complete => fold.apply_missing(s.date, &s.file),
-                    None => {}
+                    None => None,
                 }
             }
+        };
+        if let Some(event) = applied {
+            on_step(event, &fold);
         }
     }
     fold.finish()
@@ -171,13 +209,14 @@ impl Event {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Presence {
     Unseen,
     Present,
     Deleted,
 }
 
+#[derive(Clone, Debug)]
 struct Fold<'a> {
     presence: Presence,
     deletion: Option<Deletion>,
@@ -207,7 +246,7 @@ impl Default for Fold<'_> {
 }
 
 impl<'a> Fold<'a> {
-    fn apply_row(&mut self, e: &'a Event) {
+    fn apply_row(&mut self, e: &'a Event) -> Evidence {
         let evidence = Evidence {
             kind: e.kind,
             date: e.date,
@@ -235,10 +274,11 @@ impl<'a> Fold<'a> {
             }
             EventKind::Observed | EventKind::Missing => unreachable!("not a row event"),
         }
-        self.record(e.date, &e.attributes, e.consent, evidence);
+        self.record(e.date, &e.attributes, e.consent, evidence.clone());
+        evidence
     }
 
-    fn apply_observed(&mut self, run: &'a Event, date: Date, snapshot_file: &Arc<str>) {
+    fn apply_observed(&mut self, run: &'a Event, date: Date, snapshot_file: &Arc<str>) -> Evidence {
         self.make_present();
         self.first_seen_at.get_or_insert(date);
         self.last_seen_at = Some(date);
@@ -258,25 +298,30 @@ impl<'a> Fold<'a> {
             file,
             line,
         };
-        self.record(date, &run.attributes, run.consent, evidence);
+        self.record(date, &run.attributes, run.consent, evidence.clone());
+        evidence
     }
 
-    fn apply_missing(&mut self, date: Date, snapshot_file: &Arc<str>) {
-        if self.presence == Presence::Present {
-            self.presence = Presence::Deleted;
-            self.missing_at.push(date);
-            self.deletion = Some(Deletion {
-                kind: DeleteType::Hard,
-                at: date,
-                evidence: Evidence {
-                    kind: EventKind::Missing,
-                    date,
-                    file: snapshot_file.clone(),
-                    line: None,
-                },
-            });
-            self.last_event_at = Some(date);
+    /// A derived `missing` event, when the key is present (else nothing happens).
+    fn apply_missing(&mut self, date: Date, snapshot_file: &Arc<str>) -> Option<Evidence> {
+        if self.presence != Presence::Present {
+            return None;
         }
+        let evidence = Evidence {
+            kind: EventKind::Missing,
+            date,
+            file: snapshot_file.clone(),
+            line: None,
+        };
+        self.presence = Presence::Deleted;
+        self.missing_at.push(date);
+        self.deletion = Some(Deletion {
+            kind: DeleteType::Hard,
+            at: date,
+            evidence: evidence.clone(),
+        });
+        self.last_event_at = Some(date);
+        Some(evidence)
     }
 
     /// Enrolled or observed: present; a deleted key is re-added and its delete columns clear.

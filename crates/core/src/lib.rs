@@ -18,7 +18,7 @@ pub use calendar::{CalendarEntry, SnapshotCalendar};
 pub use date::Date;
 pub use decision::{Decision, Freshness, Reason, can_send_sms, decide};
 pub use event::{Attributes, ConsentStatement, Event, EventKind, Provenance};
-pub use fold::{DeleteType, Deletion, Evidence, PhoneState, fold};
+pub use fold::{DeleteType, Deletion, Evidence, PhoneState, TimelineStep, fold, timeline};
 pub use history::{KeyHistory, SnapshotObservation};
 pub use key::{Account, Key};
 pub use normalise::PhoneNumber;

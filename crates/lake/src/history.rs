@@ -8,8 +8,9 @@ use deltalake::arrow::array::{Array, AsArray, RecordBatch};
 use deltalake::arrow::compute::cast;
 use deltalake::arrow::datatypes::{DataType, Date32Type, Int64Type};
 use phone_consent_core::{
-    Attributes, CalendarEntry, ConsentStatement, Date, Event, EventKind, Freshness, Key,
-    PhoneNumber, PhoneState, Provenance, SnapshotCalendar, can_send_sms, fold,
+    Attributes, CalendarEntry, ConsentStatement, Date, DeleteType, Deletion, Event, EventKind,
+    Evidence, Freshness, Key, PhoneNumber, PhoneState, Provenance, SnapshotCalendar, TimelineStep,
+    can_send_sms, decide, fold, timeline,
 };
 
 use crate::{Error, Result, delta, schema};
@@ -67,6 +68,144 @@ pub async fn check(
         decision,
         state,
         events,
+    })
+}
+
+/// `can_send_sms` as gold version `version` published it: the key's row of that version,
+/// decided by the same rules. Gold keeps no events, so the answer names none.
+pub async fn check_gold_version(
+    lake: &Path,
+    account: &str,
+    phone: &str,
+    version: i64,
+) -> Result<CheckAnswer> {
+    let Some(key) = Key::parse_input(account, phone) else {
+        let (_, decision) = can_send_sms(account, phone, None, |_| None);
+        return Ok(CheckAnswer {
+            key: None,
+            decision,
+            state: None,
+            events: vec![],
+        });
+    };
+    let dir = lake.join(schema::PHONE_CONSENT);
+    let latest = delta::table_version(&dir).await?.unwrap_or(-1);
+    if !(0..=latest).contains(&version) {
+        return Err(Error::Invalid {
+            what: format!("gold version {version}"),
+            why: format!("gold phone_consent has versions 0 to {latest}"),
+        });
+    }
+    let (account_text, phone_text) = (key.account.text().to_string(), key.phone.to_string());
+    let mut state = None;
+    for b in delta::read_table_version(&dir, version).await? {
+        let accounts = column_strings(&b, "account_number")?;
+        let phones = column_strings(&b, "phone_number")?;
+        let Some(i) = (0..b.num_rows()).find(|&i| {
+            accounts[i].as_deref() == Some(&account_text)
+                && phones[i].as_deref() == Some(&phone_text)
+        }) else {
+            continue;
+        };
+        state = Some(gold_row_state(&b, i, version)?);
+    }
+    let (_, mut decision) = can_send_sms(account, phone, None, |_| state.clone());
+    decision.decided_by = None;
+    Ok(CheckAnswer {
+        key: Some(key),
+        decision,
+        state,
+        events: vec![],
+    })
+}
+
+/// A gold row as a state the rules can decide on: its source, consent and deletion (the
+/// other attributes and the evidence are not in gold).
+fn gold_row_state(b: &RecordBatch, i: usize, version: i64) -> Result<PhoneState> {
+    let source = column_strings(b, "phone_source")?[i]
+        .clone()
+        .unwrap_or_default();
+    let consent = b
+        .column_by_name("has_sms_consent")
+        .ok_or_else(|| missing("has_sms_consent"))?
+        .as_boolean()
+        .clone();
+    let consent_at = dates(b, "sms_consent_updated_at")?[i];
+    let delete_type = column_strings(b, "delete_type")?[i].clone();
+    let deleted_at = dates(b, "deleted_at")?[i];
+    let evidence = Evidence {
+        kind: EventKind::Observed,
+        date: consent_at.or(deleted_at).unwrap_or(Date::from_days(0)),
+        file: format!("gold phone_consent version {version}").into(),
+        line: None,
+    };
+    let deletion = match (delete_type.as_deref(), deleted_at) {
+        (Some(kind), Some(at)) => Some(Deletion {
+            kind: if kind == "soft_delete" {
+                DeleteType::Soft
+            } else {
+                DeleteType::Hard
+            },
+            at,
+            evidence: evidence.clone(),
+        }),
+        _ => None,
+    };
+    Ok(PhoneState {
+        attributes: Attributes::new(&source, "", "", "", "", ""),
+        attributes_from: evidence.clone(),
+        consent: (!consent.is_null(i)).then(|| ConsentStatement {
+            consent: consent.value(i),
+            date: consent_at.unwrap_or(Date::from_days(0)),
+        }),
+        consent_from: None,
+        deletion,
+        first_seen_at: None,
+        last_seen_at: None,
+        last_event_at: evidence.date,
+        missing_at: vec![],
+        changes_after_delete: vec![],
+    })
+}
+
+/// A key's timeline from silver: each event the fold applied, with the state and the
+/// decision after it. `key` is `None` for input that does not normalise.
+#[derive(Clone, Debug)]
+pub struct HistoryAnswer {
+    /// The normalised key.
+    pub key: Option<Key>,
+    /// Every step, in event order, with the decision after it.
+    pub steps: Vec<(TimelineStep, phone_consent_core::Decision)>,
+}
+
+/// The timeline of one key, as of a date or with every file (SEMANTICS §8).
+pub async fn history(
+    lake: &Path,
+    account: &str,
+    phone: &str,
+    as_of: Option<Date>,
+) -> Result<HistoryAnswer> {
+    let Some(key) = Key::parse_input(account, phone) else {
+        return Ok(HistoryAnswer {
+            key: None,
+            steps: vec![],
+        });
+    };
+    let calendar = load_calendar(lake).await?;
+    let events = load_events(lake, Some(&key))
+        .await?
+        .remove(&key)
+        .unwrap_or_default();
+    let steps = timeline(&events, &calendar, as_of)
+        .into_iter()
+        .map(|step| {
+            let decision = decide(Some(&step.state));
+            (step, decision)
+        })
+        .collect();
+    Ok(HistoryAnswer {
+        key: Some(key),
+        steps,
     })
 }
 

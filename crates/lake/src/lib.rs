@@ -16,7 +16,7 @@ pub mod schema;
 use std::path::{Path, PathBuf};
 
 pub use deltalake::arrow;
-pub use history::{CheckAnswer, check, gold_as_of};
+pub use history::{CheckAnswer, HistoryAnswer, check, check_gold_version, gold_as_of, history};
 pub use ingest::{Progress, Quiet, RunMode, RunOptions, RunSummary, run};
 
 /// Errors that stop a lake operation (bad feed data is never one: it is rejected).

@@ -3,6 +3,7 @@
 
 mod cli;
 mod conformance;
+mod incremental;
 mod malformed;
 mod real_feed;
 mod sql_file;

@@ -494,3 +494,34 @@ impl PhoneState {
         self.consent.map(|c| c.date)
     }
 }
+
+#[test]
+fn the_timeline_has_every_applied_event_with_the_state_after_it_and_ends_at_the_fold() {
+    let feed = Feed::new()
+        .snapshot("2024-01-01", CLIENT)
+        .changed("2024-01-10", Some((false, "2024-01-09")))
+        .snapshot("2024-02-01", None)
+        .changed("2024-02-10", None)
+        .snapshot("2024-03-01", None);
+    let history = feed.0.histories().get(&key()).unwrap();
+    let steps = timeline(history.events(), feed.0.calendar(), None);
+    let kinds: Vec<(EventKind, String)> = steps
+        .iter()
+        .map(|s| (s.event.kind, s.event.date.to_string()))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (EventKind::Observed, "2024-01-01".into()),
+            (EventKind::Changed, "2024-01-10".into()),
+            (EventKind::Missing, "2024-02-01".into()),
+            (EventKind::Changed, "2024-02-10".into()),
+        ],
+        "a snapshot that lacks an already deleted key is no step"
+    );
+    assert_eq!(steps[0].state.consent, None);
+    assert_eq!(steps[1].state.consent.map(|c| c.consent), Some(false));
+    assert!(!steps[1].state.is_deleted() && steps[2].state.is_deleted());
+    assert_eq!(steps[3].state.changes_after_delete.len(), 1);
+    assert_eq!(steps.last().map(|s| &s.state), Some(&feed.state()));
+}

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The incremental benchmark (issue 3): on the core benchmark's feed (143,000 accounts,
+# ≈1 GB gzipped), build a lake from every file but the last weekly change file and the
+# last monthly snapshot, then time applying each of them alone to a copy of that lake.
+# Prints wall seconds, peak RSS, the run's mode and the bytes it read from the feed.
+#   bench/incremental.sh              # ACCOUNTS=143000 SEED=1 WORK=/tmp/phone-consent-bench
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ACCOUNTS="${ACCOUNTS:-143000}"
+SEED="${SEED:-1}"
+WORK="${WORK:-/tmp/phone-consent-bench}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/phone-consent-target}"
+export PHONE_CONSENT_LOG="${PHONE_CONSENT_LOG:-warn}"
+
+command -v /usr/bin/time >/dev/null || apt-get install -y -q time >/dev/null
+
+# Same binary as the test suite and bench/full-run.sh (see there).
+cargo build --workspace --all-targets --locked
+bin="$CARGO_TARGET_DIR/debug/phone-consent"
+feed="$WORK/feed-$ACCOUNTS-$SEED"
+if [ ! -f "$feed/truth.csv" ]; then
+  rm -rf "$feed"
+  "$bin" generate --out "$feed" --accounts "$ACCOUNTS" --seed "$SEED"
+fi
+
+change=$(ls "$feed/MAINTENANCE" | grep -- '-SUPPLFWD-BDL_' | sort -t- -k2 | tail -1)
+snapshot=$(ls "$feed/MAINTENANCE" | grep -- '-NON-FIN-BDL_' | sort -t- -k2 | tail -1)
+
+# The landing area as it was before the two files arrived (hard links: same bytes, same
+# modification times, so the ledger skips them unread later).
+base_feed="$WORK/incremental-feed"
+base_lake="$WORK/incremental-base-lake"
+rm -rf "$base_feed" "$base_lake"
+mkdir -p "$base_feed/MAINTENANCE" "$base_feed/ENROLLMENT"
+cp -l "$feed"/ENROLLMENT/* "$base_feed/ENROLLMENT/"
+cp -l "$feed"/MAINTENANCE/* "$base_feed/MAINTENANCE/"
+rm "$base_feed/MAINTENANCE/$change" "$base_feed/MAINTENANCE/$snapshot"
+echo "building the base lake (every file but $change and $snapshot)..."
+/usr/bin/time -f "base lake: %e s wall, %M KB peak RSS" "$bin" run "$base_feed" --lake "$base_lake" --json > /dev/null
+
+apply() { # $1 = label, $2 = file name
+  local lake="$WORK/incremental-lake-$1"
+  rm -rf "$lake"
+  cp -a "$base_lake" "$lake"
+  cp -l "$feed/MAINTENANCE/$2" "$base_feed/MAINTENANCE/"
+  sync
+  /usr/bin/time -f "%e %M" -o "$WORK/time.txt" "$bin" run "$base_feed" --lake "$lake" --json > "$WORK/incremental.json"
+  rm "$base_feed/MAINTENANCE/$2"
+  read -r wall rss_kb < "$WORK/time.txt"
+  python3 - "$1" "$2" "$wall" "$rss_kb" "$WORK/incremental.json" <<'EOF'
+import json, sys
+label, name, wall, rss_kb, path = sys.argv[1:]
+s = json.load(open(path))
+rows = sum(k["rows_read"] for k in s["kinds"].values())
+print(f"{label}: {wall}s wall, peak RSS {int(rss_kb) // 1024} MiB, mode {s['mode']}, "
+      f"{s['feed_bytes_read']:,} bytes read from the feed ({rows:,} rows), "
+      f"{s['files_skipped']} files skipped unread, gold version {s['gold_version']}  [{name}]")
+EOF
+  rm -rf "$lake"
+}
+
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -m)"
+apply weekly-change-file "$change"
+apply monthly-snapshot "$snapshot"
