@@ -3,8 +3,9 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
-use deltalake::arrow::array::{Array, AsArray, RecordBatch};
+use deltalake::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
 use deltalake::arrow::compute::cast;
 use deltalake::arrow::datatypes::{DataType, Date32Type, Int64Type};
 use phone_consent_core::{
@@ -261,93 +262,126 @@ pub async fn load_calendar(lake: &Path) -> Result<SnapshotCalendar> {
 }
 
 /// Stored events (derived `missing` events left out: the fold derives them) per key, for one
-/// key or all.
+/// key or all. Streams silver batch by batch; file names are shared, not copied per row.
 pub async fn load_events(lake: &Path, key: Option<&Key>) -> Result<HashMap<Key, Vec<Event>>> {
     let filter = match key {
         // Both values are normalised digits (and `+`), safe to quote.
         Some(k) => format!(
-            "AND account_number = '{}' AND phone_number = '{}'",
+            "event <> 'missing' AND account_number = '{}' AND phone_number = '{}'",
             k.account, k.phone
         ),
-        None => String::new(),
+        None => "event <> 'missing'".to_owned(),
     };
-    let query = format!("SELECT * FROM phone_events WHERE event <> 'missing' {filter}");
-    let batches = delta::sql(lake, &query).await?;
     let mut out: HashMap<Key, Vec<Event>> = HashMap::new();
-    for b in &batches {
-        let s = |name: &str| column_strings(b, name);
-        let (account, phone, event, file, last_file) = (
-            s("account_number")?,
-            s("phone_number")?,
-            s("event")?,
-            s("source_file")?,
-            s("last_source_file")?,
-        );
-        let attrs = [
-            s("phone_source")?,
-            s("phone_type")?,
-            s("phone_status")?,
-            s("phone_technology")?,
-            s("quality_score")?,
-            s("record_id")?,
+    let mut files: HashMap<String, Arc<str>> = HashMap::new();
+    let dir = lake.join(schema::PHONE_EVENTS);
+    delta::scan_table(&dir, Some(&filter), |b: RecordBatch| -> Result<()> {
+        let text = |name: &str| -> Result<ArrayRef> {
+            let col = b.column_by_name(name).ok_or_else(|| missing(name))?;
+            cast(col, &DataType::Utf8).map_err(|e| Error::Invalid {
+                what: name.into(),
+                why: e.to_string(),
+            })
+        };
+        let names = [
+            "account_number",
+            "phone_number",
+            "event",
+            "source_file",
+            "last_source_file",
+            "phone_source",
+            "phone_type",
+            "phone_status",
+            "phone_technology",
+            "quality_score",
+            "record_id",
         ];
-        let d = |name: &str| dates(b, name);
+        let columns: Vec<ArrayRef> = names.iter().map(|n| text(n)).collect::<Result<_>>()?;
+        let strings: Vec<&StringArray> = columns.iter().map(|c| c.as_string::<i32>()).collect();
+        let value = |c: usize, i: usize| -> &str {
+            if strings[c].is_null(i) {
+                ""
+            } else {
+                strings[c].value(i)
+            }
+        };
+        let d = |name: &str| dates(&b, name);
         let (date, last_date, file_date, consent_date) = (
             d("event_date")?,
             d("last_date")?,
             d("file_date")?,
             d("consent_date")?,
         );
-        let line = ints(b, "line")?;
-        let last_line = ints(b, "last_line")?;
+        let line = ints(&b, "line")?;
+        let last_line = ints(&b, "last_line")?;
         let consent = b
             .column_by_name("consent")
             .ok_or_else(|| missing("consent"))?
             .as_boolean()
             .clone();
+        let mut intern = |name: &str| -> Arc<str> {
+            match files.get(name) {
+                Some(f) => f.clone(),
+                None => {
+                    let f: Arc<str> = name.into();
+                    files.insert(name.to_owned(), f.clone());
+                    f
+                }
+            }
+        };
         for i in 0..b.num_rows() {
-            let text = |v: &Vec<Option<String>>| v[i].clone().unwrap_or_default();
-            let phone = text(&phone);
+            let phone = value(1, i);
             let key = Key::new(
-                &text(&account),
-                PhoneNumber::parse(&phone).ok_or_else(|| Error::Invalid {
+                value(0, i),
+                PhoneNumber::parse(phone).ok_or_else(|| Error::Invalid {
                     what: "silver phone_events".into(),
                     why: format!("bad phone {phone}"),
                 })?,
             );
-            let kind = EventKind::from_name(&text(&event)).ok_or_else(|| Error::Invalid {
+            let kind = EventKind::from_name(value(2, i)).ok_or_else(|| Error::Invalid {
                 what: "silver phone_events".into(),
-                why: format!("unknown event {}", text(&event)),
+                why: format!("unknown event {}", value(2, i)),
             })?;
-            let attribute = |j: usize| text(&attrs[j]);
-            out.entry(key).or_default().push(Event {
+            let required = |v: Option<Date>, name: &str| {
+                v.ok_or_else(|| Error::Invalid {
+                    what: "silver phone_events".into(),
+                    why: format!("{name} is empty"),
+                })
+            };
+            let event = Event {
                 kind,
-                date: date[i].expect("event_date is required"),
-                last_date: last_date[i].expect("last_date is required"),
-                file_date: file_date[i].expect("file_date is required"),
+                date: required(date[i], "event_date")?,
+                last_date: required(last_date[i], "last_date")?,
+                file_date: required(file_date[i], "file_date")?,
                 provenance: Provenance {
-                    file: text(&file).into(),
+                    file: intern(value(3, i)),
                     line: line[i].unwrap_or(0) as u64,
                 },
                 last_provenance: Provenance {
-                    file: text(&last_file).into(),
+                    file: intern(value(4, i)),
                     line: last_line[i].unwrap_or(0) as u64,
                 },
                 attributes: Attributes::new(
-                    &attribute(0),
-                    &attribute(1),
-                    &attribute(2),
-                    &attribute(3),
-                    &attribute(4),
-                    &attribute(5),
+                    value(5, i),
+                    value(6, i),
+                    value(7, i),
+                    value(8, i),
+                    value(9, i),
+                    value(10, i),
                 ),
-                consent: (!consent.is_null(i)).then(|| ConsentStatement {
-                    consent: consent.value(i),
-                    date: consent_date[i].expect("a statement has a date"),
-                }),
-            });
+                consent: match consent.is_null(i) {
+                    true => None,
+                    false => Some(ConsentStatement {
+                        consent: consent.value(i),
+                        date: required(consent_date[i], "consent_date")?,
+                    }),
+                },
+            };
+            out.entry(key).or_default().push(event);
         }
-    }
+        Ok(())
+    })
+    .await?;
     Ok(out)
 }
 
