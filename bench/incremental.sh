@@ -6,22 +6,8 @@
 #   bench/incremental.sh              # ACCOUNTS=143000 SEED=1 WORK=/tmp/phone-consent-bench
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ACCOUNTS="${ACCOUNTS:-143000}"
-SEED="${SEED:-1}"
-WORK="${WORK:-/tmp/phone-consent-bench}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/phone-consent-target}"
 export PHONE_CONSENT_LOG="${PHONE_CONSENT_LOG:-warn}"
-
-command -v /usr/bin/time >/dev/null || apt-get install -y -q time >/dev/null
-
-# Same binary as the test suite and bench/full-run.sh (see there).
-cargo build --workspace --all-targets --locked
-bin="$CARGO_TARGET_DIR/debug/phone-consent"
-feed="$WORK/feed-$ACCOUNTS-$SEED"
-if [ ! -f "$feed/truth.csv" ]; then
-  rm -rf "$feed"
-  "$bin" generate --out "$feed" --accounts "$ACCOUNTS" --seed "$SEED"
-fi
+source bench/feed.sh
 
 change=$(ls "$feed/MAINTENANCE" | grep -- '-SUPPLFWD-BDL_' | sort -t- -k2 | tail -1)
 snapshot=$(ls "$feed/MAINTENANCE" | grep -- '-NON-FIN-BDL_' | sort -t- -k2 | tail -1)

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use anyhow::Result;
-use phone_consent_core::{Date, Event, Evidence};
+use phone_consent_core::{Date, Event, Evidence, PhoneState};
 use phone_consent_lake::CheckAnswer;
 use serde_json::{Value, json};
 
@@ -56,6 +56,18 @@ pub fn today() -> Date {
     Date::from_days((secs / 86_400) as i32)
 }
 
+/// A state's gold columns as JSON.
+pub fn state_json(s: &PhoneState) -> Value {
+    json!({
+        "phone_source": s.attributes.source(),
+        "has_sms_consent": s.consent.map(|c| c.consent),
+        "sms_consent_updated_at": s.consent.map(|c| c.date.to_string()),
+        "is_deleted": s.is_deleted(),
+        "delete_type": s.deletion.as_ref().map(|d| d.kind.code()),
+        "deleted_at": s.deletion.as_ref().map(|d| d.at.to_string()),
+    })
+}
+
 fn evidence_json(e: &Evidence) -> Value {
     json!({ "kind": e.kind.name(), "date": e.date.to_string(), "file": &*e.file, "line": e.line })
 }
@@ -85,15 +97,9 @@ pub fn to_json(a: &CheckAnswer, as_of: Option<Date>, explain: bool) -> Value {
         "decided_by": a.decision.decided_by.as_ref().map(evidence_json),
     });
     if let Some(s) = &a.state {
-        v["state"] = json!({
-            "phone_source": s.attributes.source(),
-            "has_sms_consent": s.consent.map(|c| c.consent),
-            "sms_consent_updated_at": s.consent.map(|c| c.date.to_string()),
-            "is_deleted": s.is_deleted(),
-            "delete_type": s.deletion.as_ref().map(|d| d.kind.code()),
-            "deleted_at": s.deletion.as_ref().map(|d| d.at.to_string()),
-            "last_seen_at": s.last_seen_at.map(|d| d.to_string()),
-        });
+        let mut state = state_json(s);
+        state["last_seen_at"] = json!(s.last_seen_at.map(|d| d.to_string()));
+        v["state"] = state;
     }
     if explain {
         let mut events: Vec<Value> = a.events.iter().map(event_json).collect();

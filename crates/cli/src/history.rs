@@ -108,20 +108,12 @@ pub fn to_json(a: &HistoryAnswer, as_of: Option<Date>) -> Value {
         .steps
         .iter()
         .map(|(step, decision)| {
-            let s = &step.state;
             json!({
                 "event": step.event.kind.name(),
                 "date": step.event.date.to_string(),
                 "file": &*step.event.file,
                 "line": step.event.line,
-                "state": {
-                    "phone_source": s.attributes.source(),
-                    "has_sms_consent": s.consent.map(|c| c.consent),
-                    "sms_consent_updated_at": s.consent.map(|c| c.date.to_string()),
-                    "is_deleted": s.is_deleted(),
-                    "delete_type": s.deletion.as_ref().map(|d| d.kind.code()),
-                    "deleted_at": s.deletion.as_ref().map(|d| d.at.to_string()),
-                },
+                "state": crate::check::state_json(&step.state),
                 "allowed": decision.allowed,
                 "reason": decision.reason.code(),
             })

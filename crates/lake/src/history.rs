@@ -29,6 +29,17 @@ pub struct CheckAnswer {
     pub events: Vec<Event>,
 }
 
+/// The answer to input that does not normalise: FALSE, `invalid_input`.
+fn invalid_input(account: &str, phone: &str) -> CheckAnswer {
+    let (_, decision) = can_send_sms(account, phone, None, |_| None);
+    CheckAnswer {
+        key: None,
+        decision,
+        state: None,
+        events: vec![],
+    }
+}
+
 /// `can_send_sms` against the lake: the key's events from silver, folded as of `as_of`.
 pub async fn check(
     lake: &Path,
@@ -39,13 +50,7 @@ pub async fn check(
     today: Date,
 ) -> Result<CheckAnswer> {
     let Some(key) = Key::parse_input(account, phone) else {
-        let (_, decision) = can_send_sms(account, phone, None, |_| None);
-        return Ok(CheckAnswer {
-            key: None,
-            decision,
-            state: None,
-            events: vec![],
-        });
+        return Ok(invalid_input(account, phone));
     };
     let calendar = load_calendar(lake).await?;
     let freshness = max_snapshot_age_days.map(|days| {
@@ -81,13 +86,7 @@ pub async fn check_gold_version(
     version: i64,
 ) -> Result<CheckAnswer> {
     let Some(key) = Key::parse_input(account, phone) else {
-        let (_, decision) = can_send_sms(account, phone, None, |_| None);
-        return Ok(CheckAnswer {
-            key: None,
-            decision,
-            state: None,
-            events: vec![],
-        });
+        return Ok(invalid_input(account, phone));
     };
     let dir = lake.join(schema::PHONE_CONSENT);
     let latest = delta::table_version(&dir).await?.unwrap_or(-1);

@@ -372,55 +372,63 @@ fn a_changed_redelivery_is_refused_until_replaced() {
     assert!(err.contains("--replace no-such-file.csv.gz"), "{err}");
 }
 
+/// A lake that got every file of a small feed but `late` in one run and `late` in a second
+/// (whose data root also holds the others when `keep_old`), and a lake of one full run;
+/// checks they are equal and returns the second run's summary.
+struct LateFile {
+    s: Scratch,
+    second: serde_json::Value,
+    files: usize,
+}
+
+impl LateFile {
+    fn run(name: &str, pick: impl Fn(&PathBuf) -> bool, nth: usize, keep_old: bool) -> Self {
+        let s = Scratch::new(name);
+        let (feed, files) = small_feed(&s);
+        let late = files
+            .iter()
+            .filter(|f| pick(f))
+            .nth(nth)
+            .expect("a late file");
+        let early: Vec<&PathBuf> = files.iter().filter(|f| *f != late).collect();
+        let data = s.path().join("data");
+        copy_files(&feed, &early, &data);
+        let lake = s.path().join("lake");
+        run_json(&data, &lake, &[]);
+        let second_root = if keep_old {
+            data
+        } else {
+            s.path().join("only-late")
+        };
+        copy_files(&feed, &[late], &second_root);
+        let second = run_json(&second_root, &lake, &[]);
+        run_json(&feed, &s.path().join("full"), &[]);
+        assert_same_tables(&lake, &s.path().join("full"));
+        LateFile {
+            second,
+            files: early.len(),
+            s,
+        }
+    }
+}
+
 #[test]
 fn a_late_change_file_refolds_the_keys_it_touches() {
-    let s = Scratch::new("incremental-late-change");
-    let (feed, files) = small_feed(&s);
-    // Hold back a change file dated before the last snapshot, with rows.
-    let late = files
-        .iter()
-        .filter(|f| is_change(f))
-        .nth(100)
-        .expect("a change file in the middle of the feed");
-    let early: Vec<&PathBuf> = files.iter().filter(|f| *f != late).collect();
-    let data = s.path().join("data");
-    copy_files(&feed, &early, &data);
-    let lake = s.path().join("lake");
-    run_json(&data, &lake, &[]);
-    copy_files(&feed, &[late], &data);
-    let second = run_json(&data, &lake, &[]);
-    assert_eq!(second["mode"], "incremental");
-    assert_eq!(second["files_skipped"], early.len());
-    let full = s.path().join("full");
-    run_json(&feed, &full, &[]);
-    assert_same_tables(&lake, &full);
+    // A change file dated years before the last snapshot.
+    let late = LateFile::run("incremental-late-change", |f| is_change(f), 100, true);
+    assert_eq!(late.second["mode"], "incremental");
+    assert_eq!(late.second["files_skipped"], late.files);
 }
 
 #[test]
 fn an_out_of_order_snapshot_rebuilds_from_bronze_and_as_of_answers_agree() {
-    let s = Scratch::new("incremental-late-snapshot");
-    let (feed, files) = small_feed(&s);
-    let late = files
-        .iter()
-        .filter(|f| is_snapshot(f))
-        .nth(30)
-        .expect("a snapshot in the middle of the feed");
-    let early: Vec<&PathBuf> = files.iter().filter(|f| *f != late).collect();
-    let data = s.path().join("data");
-    copy_files(&feed, &early, &data);
-    let lake = s.path().join("lake");
-    run_json(&data, &lake, &[]);
-    // Only the late snapshot in this run's data root: old files may leave the landing area.
-    let only_late = s.path().join("only-late");
-    copy_files(&feed, &[late], &only_late);
-    let second = run_json(&only_late, &lake, &[]);
-    assert_eq!(second["mode"], "rebuild");
-    let full = s.path().join("full");
-    run_json(&feed, &full, &[]);
-    assert_same_tables(&lake, &full);
+    // Only the late snapshot in the second run's data root: old files may leave the landing
+    // area.
+    let late = LateFile::run("incremental-late-snapshot", |f| is_snapshot(f), 30, false);
+    assert_eq!(late.second["mode"], "rebuild");
     for as_of in ["2020-06-30", "2022-01-15", "2024-12-31"] {
-        let gold = |lake: &Path| ok(&["gold", "--as-of", as_of, "--lake", lake.to_str().unwrap()]);
-        assert_eq!(gold(&lake), gold(&full), "gold as of {as_of}");
+        let gold = |lake: &str| ok(&["gold", "--as-of", as_of, "--lake", &late.s.join(lake)]);
+        assert_eq!(gold("lake"), gold("full"), "gold as of {as_of}");
     }
 }
 

@@ -1,0 +1,19 @@
+# Shared by the benchmarks (sourced): the benchmark feed's settings, the binary built as the
+# test suite builds it, and the feed generated once per (ACCOUNTS, SEED) under WORK.
+# Sets: bin, feed.
+ACCOUNTS="${ACCOUNTS:-143000}"
+SEED="${SEED:-1}"
+WORK="${WORK:-/tmp/phone-consent-bench}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/phone-consent-target}"
+command -v /usr/bin/time >/dev/null || apt-get install -y -q time >/dev/null
+
+# The dev profile optimises every crate (dependencies opt-level 2, ours 3; see Cargo.toml)
+# and shares its compiled dependencies with the test suite, so no second, release build of
+# datafusion is needed. Built with the test suite's feature set so nothing recompiles.
+cargo build --workspace --all-targets --locked
+bin="$CARGO_TARGET_DIR/debug/phone-consent"
+feed="$WORK/feed-$ACCOUNTS-$SEED"
+if [ ! -f "$feed/truth.csv" ]; then
+  rm -rf "$feed"
+  /usr/bin/time -f "generate: %e s wall, %M KB peak RSS" "$bin" generate --out "$feed" --accounts "$ACCOUNTS" --seed "$SEED"
+fi
