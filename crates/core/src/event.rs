@@ -68,54 +68,22 @@ pub struct Attributes {
 }
 
 impl Attributes {
-    /// Attributes with these values, taken as they are.
-    pub fn new(
-        source: &str,
-        phone_type: &str,
-        status: &str,
-        technology: &str,
-        quality_score: &str,
-        record_id: &str,
-    ) -> Self {
-        Self::build(
-            [
-                source,
-                phone_type,
-                status,
-                technology,
-                quality_score,
-                record_id,
-            ],
-            false,
-        )
+    /// Attributes with these values (source, type, status, technology, quality score,
+    /// record id), taken as they are.
+    pub fn new(fields: [&str; 6]) -> Self {
+        Self::build(fields, false)
     }
 
-    /// SEMANTICS §1: attributes of a row as written — codes trimmed and upper-cased, the
-    /// quality score and record id trimmed.
-    pub fn normalised(
-        source: &str,
-        phone_type: &str,
-        status: &str,
-        technology: &str,
-        quality_score: &str,
-        record_id: &str,
-    ) -> Self {
-        Self::build(
-            [
-                source,
-                phone_type,
-                status,
-                technology,
-                quality_score,
-                record_id,
-            ],
-            true,
-        )
+    /// SEMANTICS §1: attributes of a row as written (source, type, status, technology,
+    /// quality score, record id) — codes trimmed and upper-cased, the quality score and
+    /// record id trimmed.
+    pub fn normalised(fields: [&str; 6]) -> Self {
+        Self::build(fields, true)
     }
 
     /// Attributes with only a source (the others empty).
     pub fn with_source(source: &str) -> Self {
-        Self::new(source, "", "", "", "", "")
+        Self::new([source, "", "", "", "", ""])
     }
 
     /// Packs the six values; `normalise` applies SEMANTICS §1 (the first four are codes).
@@ -313,14 +281,17 @@ mod tests {
     use super::*;
 
     fn attrs(source: &str, record_id: &str) -> Attributes {
-        Attributes::new(source, "", "", "", "", record_id)
+        Attributes::new([source, "", "", "", "", record_id])
     }
 
     #[test]
     fn attributes_keep_their_six_fields_apart() {
-        let a = Attributes::normalised(" client ", "cell", "", "Voip", " 80 ", " h1 ");
+        let a = Attributes::normalised([" client ", "cell", "", "Voip", " 80 ", " h1 "]);
         assert_eq!(a.fields(), ["CLIENT", "CELL", "", "VOIP", "80", "h1"]);
-        assert_ne!(a, Attributes::new("CLIENTCELL", "", "", "VOIP", "80", "h1"));
+        assert_ne!(
+            a,
+            Attributes::new(["CLIENTCELL", "", "", "VOIP", "80", "h1"])
+        );
         assert_eq!(Attributes::default().fields(), [""; 6]);
     }
 

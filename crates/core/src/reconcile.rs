@@ -212,7 +212,7 @@ mod tests {
 
     fn attrs(client: bool, record_id: u8) -> Attributes {
         let source = if client { "CLIENT" } else { "THIRD_PARTY" };
-        Attributes::new(source, "", "", "", "", &record_id.to_string())
+        Attributes::new([source, "", "", "", "", &record_id.to_string()])
     }
 
     fn consent(c: Option<(bool, i32)>) -> Option<ConsentStatement> {

@@ -121,14 +121,14 @@ pub fn interpret(kind: FileKind, file_date: Date, raw: &RawRow) -> Result<Record
         key: Key::new(account, phone),
         kind: event_kind,
         date,
-        attributes: Attributes::normalised(
+        attributes: Attributes::normalised([
             raw.source,
             raw.phone_type,
             raw.status,
             raw.technology,
             raw.quality_score,
             raw.record_id,
-        ),
+        ]),
         consent,
         consent_date_substituted,
     })

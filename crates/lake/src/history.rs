@@ -152,7 +152,7 @@ fn gold_row_state(b: &RecordBatch, i: usize, version: i64) -> Result<PhoneState>
         _ => None,
     };
     Ok(PhoneState {
-        attributes: Attributes::new(&source, "", "", "", "", ""),
+        attributes: Attributes::with_source(&source),
         attributes_from: evidence.clone(),
         consent: (!consent.is_null(i)).then(|| ConsentStatement {
             consent: consent.value(i),
@@ -360,14 +360,7 @@ pub async fn load_events(lake: &Path, key: Option<&Key>) -> Result<HashMap<Key, 
                     file: intern(value(4, i)),
                     line: last_line[i].unwrap_or(0) as u64,
                 },
-                attributes: Attributes::new(
-                    value(5, i),
-                    value(6, i),
-                    value(7, i),
-                    value(8, i),
-                    value(9, i),
-                    value(10, i),
-                ),
+                attributes: Attributes::new([5, 6, 7, 8, 9, 10].map(|c| value(c, i))),
                 consent: match consent.is_null(i) {
                     true => None,
                     false => Some(ConsentStatement {

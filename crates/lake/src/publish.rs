@@ -6,16 +6,16 @@ use std::path::Path;
 use std::sync::Arc;
 
 use deltalake::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanBuilder, Date32Builder, Int64Builder, RecordBatch,
-    StringBuilder,
+    ArrayRef, AsArray, BooleanBuilder, Date32Builder, Int64Builder, RecordBatch, StringBuilder,
 };
+use deltalake::arrow::datatypes::Int64Type;
 use phone_consent_core::{
     Event, EventKind, Key, KeyHistory, PhoneState, Reconciler, SnapshotCalendar, decide,
 };
 
 use crate::bronze::RejectRow;
 use crate::delta::{self, CommitMode};
-use crate::{Result, schema};
+use crate::{Error, Result, schema};
 
 /// What a publication holds: the counts of the closing summary and gold's version.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -105,33 +105,29 @@ pub async fn current(lake: &Path) -> Result<Published> {
         return Ok(p);
     };
     p.gold_version = version;
+    // One query, one SQL context: every count as BIGINT, NULL-free.
     let counts = delta::sql(
         lake,
         "SELECT count(*) AS keys, \
-         sum(CASE WHEN delete_type = 'hard_delete' THEN 1 ELSE 0 END) AS hard, \
-         sum(CASE WHEN delete_type = 'soft_delete' THEN 1 ELSE 0 END) AS soft, \
-         sum(CASE WHEN has_sms_consent THEN 1 ELSE 0 END) AS yes, \
-         sum(CASE WHEN NOT has_sms_consent THEN 1 ELSE 0 END) AS no, \
-         sum(CASE WHEN has_sms_consent IS NULL THEN 1 ELSE 0 END) AS none, \
-         sum(CASE WHEN can_send_sms THEN 1 ELSE 0 END) AS can_send, \
-         sum(changes_after_delete) AS conflicts \
+         count(CASE WHEN delete_type = 'hard_delete' THEN 1 END) AS hard, \
+         count(CASE WHEN delete_type = 'soft_delete' THEN 1 END) AS soft, \
+         count(CASE WHEN has_sms_consent THEN 1 END) AS yes, \
+         count(CASE WHEN NOT has_sms_consent THEN 1 END) AS no, \
+         count(CASE WHEN has_sms_consent IS NULL THEN 1 END) AS none, \
+         count(CASE WHEN can_send_sms THEN 1 END) AS can_send, \
+         CAST(coalesce(sum(changes_after_delete), 0) AS BIGINT) AS conflicts, \
+         (SELECT count(*) FROM phone_events) AS events \
          FROM phone_state",
     )
     .await?;
-    let value = |i: usize| -> u64 {
-        counts
-            .first()
-            .and_then(|b| {
-                let c = deltalake::arrow::compute::cast(
-                    b.column(i),
-                    &deltalake::arrow::datatypes::DataType::Int64,
-                )
-                .ok()?;
-                let c = c.as_primitive::<deltalake::arrow::datatypes::Int64Type>();
-                (b.num_rows() > 0 && !c.is_null(0)).then(|| c.value(0) as u64)
-            })
-            .unwrap_or(0)
-    };
+    let row = counts
+        .iter()
+        .find(|b| b.num_rows() > 0)
+        .ok_or_else(|| Error::Invalid {
+            what: "phone_state".into(),
+            why: "the counting query returned no row".into(),
+        })?;
+    let value = |i: usize| row.column(i).as_primitive::<Int64Type>().value(0) as u64;
     p.keys = value(0);
     p.hard_deleted = value(1);
     p.soft_deleted = value(2);
@@ -140,14 +136,7 @@ pub async fn current(lake: &Path) -> Result<Published> {
     p.consent_null = value(5);
     p.can_send = value(6);
     p.changes_after_delete = value(7);
-    p.events = delta::sql(lake, "SELECT count(*) FROM phone_events")
-        .await?
-        .first()
-        .map_or(0, |b| {
-            b.column(0)
-                .as_primitive::<deltalake::arrow::datatypes::Int64Type>()
-                .value(0) as u64
-        });
+    p.events = value(8);
     Ok(p)
 }
 

@@ -51,6 +51,9 @@ pub async fn from_bronze(lake: &Path, ledger: &Ledger) -> Result<Reconciler> {
 
     let mut reconciler = Reconciler::new();
     for kind in [FileKind::Enrollment, FileKind::Change] {
+        if !has_table(lake, kind).await? {
+            continue;
+        }
         scan(
             lake,
             kind,
@@ -60,17 +63,20 @@ pub async fn from_bronze(lake: &Path, ledger: &Ledger) -> Result<Reconciler> {
         )
         .await?;
     }
+    let has_snapshots = has_table(lake, FileKind::Snapshot).await?;
     for (date, files) in snapshots {
         let mut builder = SnapshotBuilder::default();
         let filter = format!("_file_date = DATE '{date}'");
-        scan(
-            lake,
-            FileKind::Snapshot,
-            Some(&filter),
-            &applied,
-            |record, _, provenance| builder.add(record, provenance),
-        )
-        .await?;
+        if has_snapshots {
+            scan(
+                lake,
+                FileKind::Snapshot,
+                Some(&filter),
+                &applied,
+                |record, _, provenance| builder.add(record, provenance),
+            )
+            .await?;
+        }
         reconciler
             .add_snapshot(date, files.complete, files.first_file, builder)
             .map_err(|e| Error::Invalid {
@@ -79,6 +85,14 @@ pub async fn from_bronze(lake: &Path, ledger: &Ledger) -> Result<Reconciler> {
             })?;
     }
     Ok(reconciler)
+}
+
+/// True when the kind's bronze table exists (a lake whose files were all of other kinds has
+/// none).
+async fn has_table(lake: &Path, kind: FileKind) -> Result<bool> {
+    Ok(delta::table_version(lake.join(schema::bronze_table(kind)))
+        .await?
+        .is_some())
 }
 
 /// Streams a bronze table's rows of applied files (optionally filtered) through `each` as
@@ -91,9 +105,6 @@ async fn scan(
     mut each: impl FnMut(phone_consent_core::Record, Date, Provenance),
 ) -> Result<()> {
     let dir = lake.join(schema::bronze_table(kind));
-    if delta::table_version(&dir).await?.is_none() {
-        return Ok(());
-    }
     let width = contract::columns(kind).len();
     let mut file: Arc<str> = "".into();
     delta::scan_table(&dir, filter, |b: RecordBatch| -> Result<()> {
