@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::date::Date;
+use crate::event::{Event, EventKind};
 
 /// One snapshot: every NON-FIN file with one snapshot date.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -15,6 +16,16 @@ pub struct CalendarEntry {
     pub complete: bool,
     /// The name of the snapshot's first file, the evidence of its `missing` events.
     pub file: Arc<str>,
+}
+
+/// How many keys one snapshot listed, and how many keys the snapshot before it listed
+/// that it no longer lists (each derives a `missing` event when the snapshot is complete).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Listing {
+    /// Keys the snapshot lists.
+    pub listed: u64,
+    /// Keys the previous snapshot listed that this one does not.
+    pub vanished: u64,
 }
 
 /// Every snapshot, in date order.
@@ -64,11 +75,90 @@ impl SnapshotCalendar {
         self.entries.last().map(|e| e.date)
     }
 
+    /// Per snapshot (in calendar order), the keys it listed and the keys it dropped, from
+    /// every key's stored events (observed runs span consecutive snapshots).
+    pub fn listings<'a>(&self, histories: impl IntoIterator<Item = &'a [Event]>) -> Vec<Listing> {
+        let n = self.entries.len();
+        let mut starts = vec![0i64; n + 1];
+        let mut counts = vec![Listing::default(); n];
+        let index = |d: Date| self.entries.binary_search_by_key(&d, |e| e.date).ok();
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        for events in histories {
+            spans.clear();
+            spans.extend(
+                events
+                    .iter()
+                    .filter(|e| e.kind == EventKind::Observed)
+                    .filter_map(|e| Some((index(e.date)?, index(e.last_date)?))),
+            );
+            for &(first, last) in &spans {
+                starts[first] += 1;
+                starts[last + 1] -= 1;
+                let next = last + 1;
+                if next < n && !spans.iter().any(|&(f, l)| f <= next && next <= l) {
+                    counts[next].vanished += 1;
+                }
+            }
+        }
+        let mut listed = 0i64;
+        for (i, c) in counts.iter_mut().enumerate() {
+            listed += starts[i];
+            c.listed = listed.max(0) as u64;
+        }
+        counts
+    }
+
     /// Adds a snapshot or, for a known date, updates its completeness (damage wins).
     pub fn insert(&mut self, entry: CalendarEntry) {
         match self.entries.binary_search_by_key(&entry.date, |e| e.date) {
             Ok(i) => self.entries[i].complete &= entry.complete,
             Err(i) => self.entries.insert(i, entry),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Attributes, Provenance};
+
+    fn run(first: Date, last: Date) -> Event {
+        let mut e = Event::row(
+            EventKind::Changed,
+            first,
+            first,
+            Provenance {
+                file: "s".into(),
+                line: 2,
+            },
+            Attributes::default(),
+            None,
+        );
+        e.kind = EventKind::Observed;
+        e.last_date = last;
+        e
+    }
+
+    #[test]
+    fn listings_count_keys_listed_and_dropped_per_snapshot() {
+        let d = |day: i32| Date::from_days(day);
+        let calendar = SnapshotCalendar::new(
+            (1..=4)
+                .map(|i| CalendarEntry {
+                    date: d(i * 30),
+                    complete: true,
+                    file: "s".into(),
+                })
+                .collect(),
+        );
+        let histories = [
+            vec![run(d(30), d(120))],                    // listed throughout
+            vec![run(d(30), d(60))],                     // dropped by the third snapshot
+            vec![run(d(30), d(30)), run(d(60), d(120))], // a new run: not dropped
+            vec![run(d(90), d(90))],                     // listed once, dropped by the fourth
+        ];
+        let listings = calendar.listings(histories.iter().map(Vec::as_slice));
+        let got: Vec<(u64, u64)> = listings.iter().map(|l| (l.listed, l.vanished)).collect();
+        assert_eq!(got, vec![(3, 0), (3, 0), (3, 1), (2, 1)]);
     }
 }

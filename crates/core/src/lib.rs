@@ -14,7 +14,7 @@ pub mod reconcile;
 pub mod record;
 pub mod reject;
 
-pub use calendar::{CalendarEntry, SnapshotCalendar};
+pub use calendar::{CalendarEntry, Listing, SnapshotCalendar};
 pub use date::Date;
 pub use decision::{Decision, Freshness, Reason, can_send_sms, decide};
 pub use event::{Attributes, ConsentStatement, Event, EventKind, Provenance};

@@ -7,6 +7,7 @@ pub mod decode;
 pub mod discover;
 pub mod generate;
 pub mod name;
+mod pii_screen;
 pub mod reader;
 
 use std::path::{Path, PathBuf};

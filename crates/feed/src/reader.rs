@@ -6,6 +6,7 @@ use std::hash::{BuildHasher, Hasher};
 use phone_consent_core::{Date, FileKind, RawRow, Record, RejectReason, interpret};
 
 use crate::contract::{self, RuleFields};
+use crate::pii_screen::PiiScreen;
 
 /// Receives a file's rows as they are read. Rows are only delivered for a file whose header
 /// passed its contract; the file must already be fully decoded, so nothing is half-applied.
@@ -36,6 +37,12 @@ pub struct FileStats {
     pub missing_optional: Vec<&'static str>,
     /// Header names the contract does not know (a warning).
     pub unknown_columns: Vec<String>,
+    /// Accepted rows with a PII-looking value in a column that keeps no PII.
+    pub pii_suspects: u64,
+    /// The columns those values sat in, in order of first sight.
+    pub pii_suspect_columns: Vec<&'static str>,
+    /// The line of the first such row.
+    pub first_pii_suspect_line: Option<u64>,
 }
 
 /// A whole file rejected: the reason and what exactly was wrong.
@@ -92,6 +99,7 @@ pub fn read_text(
         detail: format!("missing required column(s): {}", missing.join(", ")),
     })?;
     let fields_of = contract::rule_fields(kind);
+    let screen = PiiScreen::new(kind);
     let mut stats = FileStats {
         missing_optional: map.missing_optional.clone(),
         unknown_columns: map.unknown.clone(),
@@ -123,6 +131,13 @@ pub fn read_text(
             Ok(record) => {
                 stats.accepted += 1;
                 stats.consent_date_substituted += u64::from(record.consent_date_substituted);
+                if let Some(column) = screen.first_suspect(&canonical) {
+                    stats.pii_suspects += 1;
+                    stats.first_pii_suspect_line.get_or_insert(line_no);
+                    if !stats.pii_suspect_columns.contains(&column) {
+                        stats.pii_suspect_columns.push(column);
+                    }
+                }
                 sink.accept(line_no, &canonical, record);
             }
         }
