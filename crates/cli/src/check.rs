@@ -5,6 +5,7 @@ use std::path::Path;
 use anyhow::Result;
 use phone_consent_core::{Date, Event, Evidence, PhoneState};
 use phone_consent_lake::CheckAnswer;
+use phone_consent_lake::quality::Coverage;
 use serde_json::{Value, json};
 
 /// How to answer.
@@ -33,16 +34,49 @@ pub async fn check(lake: &Path, account: &str, phone: &str, o: CheckOptions) -> 
                 .await?
         }
     };
+    let runs = phone_consent_lake::runs::load(lake).await?;
+    let run = match o.gold_version {
+        Some(v) => runs.iter().rev().find(|r| r.gold_version == Some(v)),
+        None => runs.last(),
+    };
+    let coverage = run.map(|r| Coverage {
+        feed_date: r.feed_date,
+        newest_snapshot: r.newest_snapshot,
+        snapshot_age_days: r.snapshot_age_days,
+        uncovered_days: r.uncovered_days,
+    });
     if o.json {
         let mut v = to_json(&answer, o.as_of, o.explain);
         if let Some(version) = o.gold_version {
             v["gold_version"] = version.into();
+        }
+        if let Some(c) = &coverage {
+            let mut c_json = crate::run::coverage_json(c);
+            c_json["days_since_newest_snapshot"] = json!(
+                c.newest_snapshot
+                    .map(|s| i64::from(today().days() - s.days()))
+            );
+            v["coverage"] = c_json;
         }
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         print_text(&answer, o.as_of, o.explain);
         if let Some(version) = o.gold_version {
             println!("  as published in gold version {version} (gold keeps no events)");
+        }
+        if let Some(Coverage {
+            newest_snapshot: Some(snapshot),
+            feed_date: Some(feed),
+            uncovered_days,
+            ..
+        }) = coverage
+        {
+            println!(
+                "  data: newest snapshot {snapshot} ({} days ago); of the days after it up to \
+                 the newest file ({feed}), {} are covered by no change file",
+                today().days() - snapshot.days(),
+                uncovered_days.unwrap_or(0)
+            );
         }
     }
     Ok(())

@@ -6,6 +6,7 @@ mod demo;
 mod history;
 mod output;
 mod progress;
+mod report;
 mod run;
 
 use std::path::PathBuf;
@@ -49,6 +50,15 @@ enum Command {
         /// Print the closing summary as JSON on standard output.
         #[arg(long)]
         json: bool,
+        /// The data-quality checks' severities and thresholds (TOML; default: quality.toml
+        /// at the lake's root if there is one, else the built-in defaults — see
+        /// `report --default-config`).
+        #[arg(long, value_name = "FILE")]
+        quality_config: Option<PathBuf>,
+        /// Exit with code 2 when a data-quality check fires at this level (the run still
+        /// completes and is recorded).
+        #[arg(long, value_enum, default_value_t = run::FailOn::Never)]
+        fail_on: run::FailOn,
     },
     /// May this phone be texted on this account? The decision, its reason and evidence.
     #[command(
@@ -95,9 +105,27 @@ enum Command {
         #[command(flatten)]
         lake: LakeArg,
     },
+    /// A run's data-quality checks and feed coverage, as text, JSON or one self-contained
+    /// HTML page with charts (rows per file, rejects, phones each snapshot dropped).
+    #[command(
+        after_help = "Examples:\n  phone-consent report\n  phone-consent report --run 3 --format json\n  phone-consent report --format html > quality.html\n  phone-consent report --default-config > lake/quality.toml"
+    )]
+    Report {
+        /// The run to report (default: the latest); see the `runs` table.
+        #[arg(long, value_name = "ID")]
+        run: Option<i64>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = report::Format::Text)]
+        format: report::Format,
+        /// Print the checks' default severities and thresholds (a config file to edit).
+        #[arg(long, conflicts_with = "run")]
+        default_config: bool,
+        #[command(flatten)]
+        lake: LakeArg,
+    },
     /// Run SQL (DataFusion) over the lake's tables, registered by name.
     #[command(
-        after_help = "Tables: enrollment, nonfin, supplfwd, rejects, phone_events, phone_state, snapshots, phone_consent, ingest_ledger, runs.\n\nExamples:\n  phone-consent sql \"SELECT delete_type, count(*) FROM phone_consent GROUP BY 1\"\n  phone-consent sql \"$(cat sql/can_send_sms.sql)\" --format csv"
+        after_help = "Tables: enrollment, nonfin, supplfwd, rejects, phone_events, phone_state, snapshots, phone_consent, ingest_ledger, runs, quality_checks.\n\nExamples:\n  phone-consent sql \"SELECT delete_type, count(*) FROM phone_consent GROUP BY 1\"\n  phone-consent sql \"$(cat sql/can_send_sms.sql)\" --format csv"
     )]
     Sql {
         /// The query (it may start with a `--` comment).
@@ -169,7 +197,8 @@ fn main() -> std::process::ExitCode {
         .with_target(false)
         .init();
     match dispatch(Cli::parse()) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(Outcome::Done) => std::process::ExitCode::SUCCESS,
+        Ok(Outcome::ChecksFired) => std::process::ExitCode::from(2),
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
@@ -185,7 +214,16 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-fn dispatch(cli: Cli) -> Result<()> {
+/// How a command that did its work ends.
+enum Outcome {
+    /// Exit code 0.
+    Done,
+    /// A run completed but a data-quality check fired at the `--fail-on` level: exit code 2.
+    ChecksFired,
+}
+
+fn dispatch(cli: Cli) -> Result<Outcome> {
+    let done = |r: Result<()>| r.map(|()| Outcome::Done);
     match cli.command {
         Command::Run {
             data_dir,
@@ -194,16 +232,29 @@ fn dispatch(cli: Cli) -> Result<()> {
             replace,
             rebuild,
             json,
+            quality_config,
+            fail_on,
         } => {
             let how = run::How {
                 threads,
                 replace,
                 rebuild,
                 json,
+                quality_config,
             };
-            runtime()?
-                .block_on(run::run(&data_dir, &lake.path, how))
-                .map(|_| ())
+            let summary = runtime()?.block_on(run::run(&data_dir, &lake.path, how))?;
+            let failures = fail_on.failures(&summary.quality);
+            if failures.is_empty() {
+                return Ok(Outcome::Done);
+            }
+            let names: Vec<&str> = failures.iter().map(|f| f.check.as_str()).collect();
+            eprintln!(
+                "run {} completed, but data-quality checks fired (--fail-on {}): {}",
+                summary.run_id,
+                format!("{fail_on:?}").to_lowercase(),
+                names.join(", ")
+            );
+            Ok(Outcome::ChecksFired)
         }
         Command::Check {
             account,
@@ -214,7 +265,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             max_snapshot_age,
             gold_version,
             lake,
-        } => runtime()?.block_on(check::check(
+        } => done(runtime()?.block_on(check::check(
             &lake.path,
             &account,
             &phone,
@@ -225,34 +276,44 @@ fn dispatch(cli: Cli) -> Result<()> {
                 max_snapshot_age,
                 gold_version,
             },
-        )),
+        ))),
         Command::History {
             account,
             phone,
             as_of,
             json,
             lake,
-        } => runtime()?.block_on(history::history(&lake.path, &account, &phone, as_of, json)),
+        } => done(runtime()?.block_on(history::history(&lake.path, &account, &phone, as_of, json))),
+        Command::Report {
+            default_config: true,
+            ..
+        } => {
+            print!("{}", phone_consent_lake::quality::DEFAULTS);
+            Ok(Outcome::Done)
+        }
+        Command::Report {
+            run, format, lake, ..
+        } => done(runtime()?.block_on(report::report(&lake.path, run, format))),
         Command::Sql {
             query,
             format,
             lake,
-        } => runtime()?.block_on(async {
+        } => done(runtime()?.block_on(async {
             require_lake(&lake.path)?;
             let batches = phone_consent_lake::delta::sql(&lake.path, &query)
                 .await
                 .context("running the query")?;
             output::print(&batches, format)
-        }),
+        })),
         Command::Gold {
             as_of,
             format,
             lake,
-        } => runtime()?.block_on(async {
+        } => done(runtime()?.block_on(async {
             require_lake(&lake.path)?;
             let batch = phone_consent_lake::gold_as_of(&lake.path, as_of).await?;
             output::print(&[batch], format)
-        }),
+        })),
         Command::Generate {
             out,
             accounts,
@@ -274,9 +335,9 @@ fn dispatch(cli: Cli) -> Result<()> {
                 started.elapsed().as_secs_f64(),
                 out.join("truth.csv").display()
             );
-            Ok(())
+            Ok(Outcome::Done)
         }
-        Command::Demo { feed, lake } => runtime()?.block_on(demo::demo(&feed, &lake.path)),
+        Command::Demo { feed, lake } => done(runtime()?.block_on(demo::demo(&feed, &lake.path))),
     }
 }
 

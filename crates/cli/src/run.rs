@@ -1,9 +1,10 @@
 //! `phone-consent run`: the pipeline and its closing summary.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use phone_consent_core::FileKind;
+use phone_consent_lake::quality::{Config, Finding, Status};
 use phone_consent_lake::{RunOptions, RunSummary};
 
 use crate::progress::Reporter;
@@ -19,6 +20,32 @@ pub struct How {
     pub rebuild: bool,
     /// Print the summary as JSON.
     pub json: bool,
+    /// The data-quality config file (`--quality-config`).
+    pub quality_config: Option<PathBuf>,
+}
+
+/// When a completed run exits non-zero (`--fail-on`), for schedulers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    /// Never: the run completes and reports.
+    #[default]
+    Never,
+    /// When a check fires at `warn` or `error`.
+    Warn,
+    /// When a check fires at `error`.
+    Error,
+}
+
+impl FailOn {
+    /// The fired checks this level fails on.
+    pub fn failures(self, quality: &[Finding]) -> Vec<&Finding> {
+        let fails = |s: Status| match self {
+            FailOn::Never => false,
+            FailOn::Warn => s.fired(),
+            FailOn::Error => s == Status::Error,
+        };
+        quality.iter().filter(|f| fails(f.status)).collect()
+    }
 }
 
 /// Runs the pipeline and prints the summary.
@@ -27,12 +54,15 @@ pub async fn run(data_dir: &Path, lake: &Path, how: How) -> Result<RunSummary> {
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let json = how.json;
+    let quality = Config::load(how.quality_config.as_deref(), lake)
+        .context("reading the data-quality config")?;
     let options = RunOptions {
         data_dir: data_dir.to_owned(),
         lake: lake.to_owned(),
         threads,
         replace: how.replace,
         rebuild: how.rebuild,
+        quality,
     };
     let reporter = Reporter::new();
     let summary = phone_consent_lake::run(&options, &reporter)
@@ -105,8 +135,47 @@ pub fn summary_json(s: &RunSummary) -> serde_json::Value {
         "changes_after_delete": p.changes_after_delete,
         "events": p.events,
         "gold_version": p.gold_version,
+        "coverage": coverage_json(&s.coverage),
+        "quality": s.quality.iter().map(finding_json).collect::<Vec<_>>(),
         "wall_seconds": s.elapsed.as_secs_f64(),
     })
+}
+
+/// Feed coverage as JSON (the run summary, `check` and `report` share it).
+pub fn coverage_json(c: &phone_consent_lake::quality::Coverage) -> serde_json::Value {
+    serde_json::json!({
+        "feed_date": c.feed_date.map(|d| d.to_string()),
+        "newest_snapshot": c.newest_snapshot.map(|d| d.to_string()),
+        "snapshot_age_days": c.snapshot_age_days,
+        "uncovered_days": c.uncovered_days,
+    })
+}
+
+/// One quality check as JSON.
+pub fn finding_json(f: &Finding) -> serde_json::Value {
+    serde_json::json!({
+        "check": f.check, "severity": f.severity.code(), "status": f.status.code(),
+        "value": f.value, "threshold": f.threshold, "detail": f.detail,
+    })
+}
+
+/// The checks that fired, one line each (none: one line saying so).
+pub fn print_fired(quality: &[Finding]) {
+    let fired: Vec<&Finding> = quality.iter().filter(|f| f.status.fired()).collect();
+    if fired.is_empty() {
+        let passed = quality.iter().filter(|f| f.status == Status::Pass).count();
+        println!("quality: {passed} checks passed, none fired");
+    }
+    for f in fired {
+        println!(
+            "quality {}: {} ({} > {}): {}",
+            f.status.code(),
+            f.check,
+            f.value.map_or("-".into(), |v| format!("{v:.4}")),
+            f.threshold,
+            f.detail
+        );
+    }
 }
 
 /// The closing summary: files and rows by kind, rejects by reason, duplicates, keys,
@@ -131,6 +200,8 @@ pub fn print_summary(s: &RunSummary, lake: &Path) {
             s.published.keys,
             s.published.can_send
         );
+        print_coverage(s);
+        print_fired(&s.quality);
         return;
     }
     println!(
@@ -186,6 +257,8 @@ pub fn print_summary(s: &RunSummary, lake: &Path) {
         p.changes_after_delete
     );
     println!("can send: {} of {} keys", p.can_send, p.keys);
+    print_coverage(s);
+    print_fired(&s.quality);
     println!(
         "gold version {} in {}; audit trail {} events; wall time {:.2}s",
         p.gold_version,
@@ -193,4 +266,17 @@ pub fn print_summary(s: &RunSummary, lake: &Path) {
         p.events,
         s.elapsed.as_secs_f64()
     );
+}
+
+fn print_coverage(s: &RunSummary) {
+    let c = &s.coverage;
+    match (c.newest_snapshot, c.feed_date) {
+        (Some(snapshot), Some(feed)) => println!(
+            "coverage: newest snapshot {snapshot}, {} days before the newest file ({feed}); \
+             {} of those days no change file covers",
+            c.snapshot_age_days.unwrap_or(0),
+            c.uncovered_days.unwrap_or(0)
+        ),
+        _ => println!("coverage: no snapshot applied yet"),
+    }
 }

@@ -706,13 +706,7 @@ pub async fn read_table_version(
 ) -> Result<Vec<RecordBatch>> {
     let table_dir = table_dir.as_ref();
     let table = table_dir.display().to_string();
-    let version = u64::try_from(version).map_err(|_| {
-        delta_error(
-            &table,
-            DeltaTableError::Generic(format!("invalid table version {version}")),
-        )
-    })?;
-    let delta = open(table_dir, Some(version)).await?;
+    let delta = open(table_dir, Some(version_number(&table, version)?)).await?;
     read_all(&delta, &table).await
 }
 
@@ -955,18 +949,7 @@ pub async fn sql_context(lake_root: impl AsRef<Path>) -> Result<SessionContext> 
     })?;
 
     for entry in &tables {
-        let table = entry.dir.display().to_string();
-        let delta = open(&entry.dir, None).await?;
-        delta
-            .update_datafusion_session(&ctx.state())
-            .map_err(|e| delta_error(&table, e))?;
-        let provider = delta
-            .table_provider()
-            .await
-            .map_err(|source| LakeError::Query {
-                context: table.clone(),
-                source: Box::new(source),
-            })?;
+        let provider = provider_in(&ctx, &entry.dir, None).await?;
         if name_counts.get(entry.name()) == Some(&1) {
             ctx.register_table(entry.name(), provider.clone())
                 .map_err(query_err)?;
@@ -992,8 +975,17 @@ pub async fn sql_context(lake_root: impl AsRef<Path>) -> Result<SessionContext> 
 pub async fn sql(lake_root: impl AsRef<Path>, query: &str) -> Result<Vec<RecordBatch>> {
     let lake_root = lake_root.as_ref();
     let ctx = sql_context(lake_root).await?;
+    run_query(&ctx, query, &lake_root.display().to_string()).await
+}
+
+/// Run one SQL query in a context made by [`sql_context`] and collect the result.
+pub async fn query(ctx: &SessionContext, query: &str) -> Result<Vec<RecordBatch>> {
+    run_query(ctx, query, "query").await
+}
+
+async fn run_query(ctx: &SessionContext, query: &str, context: &str) -> Result<Vec<RecordBatch>> {
     let query_err = |source| LakeError::Query {
-        context: lake_root.display().to_string(),
+        context: context.to_string(),
         source: Box::new(source),
     };
     ctx.sql(query)
@@ -1002,6 +994,53 @@ pub async fn sql(lake_root: impl AsRef<Path>, query: &str) -> Result<Vec<RecordB
         .collect()
         .await
         .map_err(query_err)
+}
+
+/// Register version `version` of the table at `table_dir` in `ctx` as `name` (time travel
+/// inside a query).
+pub async fn register_version(
+    ctx: &SessionContext,
+    name: &str,
+    table_dir: &Path,
+    version: i64,
+) -> Result<()> {
+    let table = table_dir.display().to_string();
+    let provider = provider_in(ctx, table_dir, Some(version_number(&table, version)?)).await?;
+    ctx.register_table(name, provider)
+        .map_err(|source| LakeError::Query {
+            context: table,
+            source: Box::new(source),
+        })?;
+    Ok(())
+}
+
+/// The table at `table_dir` (at `version`, else the latest) as a provider of `ctx`'s session.
+async fn provider_in(
+    ctx: &SessionContext,
+    table_dir: &Path,
+    version: Option<u64>,
+) -> Result<Arc<dyn deltalake::datafusion::catalog::TableProvider>> {
+    let table = table_dir.display().to_string();
+    let delta = open(table_dir, version).await?;
+    delta
+        .update_datafusion_session(&ctx.state())
+        .map_err(|e| delta_error(&table, e))?;
+    delta
+        .table_provider()
+        .await
+        .map_err(|source| LakeError::Query {
+            context: table,
+            source: Box::new(source),
+        })
+}
+
+fn version_number(table: &str, version: i64) -> Result<u64> {
+    u64::try_from(version).map_err(|_| {
+        delta_error(
+            table,
+            DeltaTableError::Generic(format!("invalid table version {version}")),
+        )
+    })
 }
 
 // ---------------------------------------------------------------------------

@@ -20,8 +20,9 @@ use crate::bronze::{Accepted, BronzeSink, RejectRow};
 use crate::delta::{self, CommitMode, StagedFile, WriteOptions};
 use crate::ledger::{self, FileStatus, Ledger, LedgerEntry};
 use crate::pii::PiiHasher;
+use crate::quality::{Coverage, FileOutcome, Finding, RunFacts};
 use crate::runs::{self, RunRecord};
-use crate::{Error, Result, history, publish, rebuild, schema};
+use crate::{Error, Result, history, publish, quality, rebuild, schema};
 
 /// Reports a run's progress (the CLI draws bars or log lines).
 pub trait Progress: Sync {
@@ -55,6 +56,8 @@ pub struct RunOptions {
     pub replace: Vec<String>,
     /// Re-derive silver and gold from bronze even when no file is new (`--rebuild`).
     pub rebuild: bool,
+    /// The data-quality checks' severities and thresholds.
+    pub quality: quality::Config,
 }
 
 /// How a run derived silver and gold.
@@ -124,6 +127,12 @@ pub struct RunSummary {
     pub snapshots: u64,
     /// Damaged snapshots (a file rejected): they derived no `missing` events.
     pub damaged_snapshots: u64,
+    /// Every file the run read or rejected by name, with its accounting.
+    pub files: Vec<FileOutcome>,
+    /// The data-quality checks, as recorded in `quality_checks`.
+    pub quality: Vec<Finding>,
+    /// The feed's coverage after the run.
+    pub coverage: Coverage,
     /// The published state.
     pub published: publish::Published,
     /// Wall time.
@@ -240,9 +249,18 @@ pub async fn run(options: &RunOptions, progress: &dyn Progress) -> Result<RunSum
         RunMode::Incremental
     };
 
+    let previous_gold = last_run.as_ref().and_then(|r| r.gold_version);
     if summary.mode == RunMode::Unchanged {
         summary.published = publish::current(&options.lake).await?;
         summary.snapshots = calendar.entries().len() as u64;
+        check_quality(
+            options,
+            &mut summary,
+            &ledger,
+            calendar.newest(),
+            previous_gold,
+        )
+        .await?;
         summary.elapsed = started.elapsed();
         record_run(options, &summary, started_at_us, &calendar).await?;
         return Ok(summary);
@@ -261,6 +279,15 @@ pub async fn run(options: &RunOptions, progress: &dyn Progress) -> Result<RunSum
             detail: Some(problem.to_string()),
             kind: phone_consent_feed::name::kind_of(&name),
             file_date: None,
+        });
+        summary.files.push(FileOutcome {
+            name: name.clone(),
+            kind: phone_consent_feed::name::kind_of(&name),
+            file_date: None,
+            result: Err(FileReject {
+                reason: RejectReason::InvalidFileName,
+                detail: problem.to_string(),
+            }),
         });
         let (size, modified_ms) = file_meta(path);
         entries.push(LedgerEntry {
@@ -454,9 +481,43 @@ pub async fn run(options: &RunOptions, progress: &dyn Progress) -> Result<RunSum
         ledger_mode,
     )
     .await?;
+    let newest_snapshot = reconciler.calendar().newest();
+    check_quality(
+        options,
+        &mut summary,
+        &ledger,
+        newest_snapshot,
+        previous_gold,
+    )
+    .await?;
     summary.elapsed = started.elapsed();
     record_run(options, &summary, started_at_us, reconciler.calendar()).await?;
     Ok(summary)
+}
+
+/// Evaluates the data-quality checks and records them in `quality_checks`.
+async fn check_quality(
+    options: &RunOptions,
+    summary: &mut RunSummary,
+    ledger: &Ledger,
+    newest_snapshot: Option<Date>,
+    previous_gold: Option<i64>,
+) -> Result<()> {
+    summary.coverage = Coverage::of(ledger, newest_snapshot);
+    let facts = RunFacts {
+        run_id: summary.run_id,
+        files: &summary.files,
+        refused: &summary.refused,
+        rejects: &summary.rejects,
+        ledger,
+        coverage: summary.coverage,
+        previous_gold,
+        gold: delta::table_version(options.lake.join(schema::PHONE_CONSENT)).await?,
+    };
+    summary.quality = quality::evaluate(&options.lake, &options.quality, &facts).await?;
+    let first_run = summary.mode == RunMode::Full;
+    quality::record(&options.lake, summary.run_id, &summary.quality, first_run).await?;
+    Ok(())
 }
 
 /// Appends the run's row to `runs` (its last commit: a run without one did not complete).
@@ -498,6 +559,11 @@ async fn record_run(
         newest_snapshot: calendar.newest(),
         phone_events_version: delta::table_version(options.lake.join(schema::PHONE_EVENTS)).await?,
         gold_version: delta::table_version(options.lake.join(schema::PHONE_CONSENT)).await?,
+        feed_date: summary.coverage.feed_date,
+        snapshot_age_days: summary.coverage.snapshot_age_days,
+        uncovered_days: summary.coverage.uncovered_days,
+        checks: [quality::Status::Warn, quality::Status::Error]
+            .map(|level| summary.quality.iter().filter(|f| f.status == level).count() as u64),
     };
     runs::append(&options.lake, &record).await?;
     Ok(())
@@ -754,6 +820,12 @@ struct Applied<'a> {
 fn apply(done: TaskDone, reconciler: Option<&mut Reconciler>, to: Applied<'_>) -> Result<()> {
     let summary = to.summary;
     for f in done.files {
+        summary.files.push(FileOutcome {
+            name: f.file.name.clone(),
+            kind: Some(f.file.kind),
+            file_date: Some(f.file.file_date),
+            result: f.outcome.clone(),
+        });
         let counts = summary.kinds.entry(f.file.kind).or_default();
         counts.bytes += f.bytes;
         let mut entry = LedgerEntry {

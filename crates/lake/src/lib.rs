@@ -9,6 +9,7 @@ pub mod ingest;
 pub mod ledger;
 pub mod pii;
 pub mod publish;
+pub mod quality;
 pub mod rebuild;
 pub mod runs;
 pub mod schema;

@@ -81,7 +81,7 @@ pub async fn publish(
     }
     let state = state_batch(&folded, &mut published);
     let gold = gold_batch(folded.iter().map(|(k, _, s)| (*k, s)));
-    let snapshots = snapshots_batch(calendar);
+    let snapshots = snapshots_batch(reconciler);
 
     delta::commit(
         &events_dir,
@@ -457,19 +457,27 @@ impl EventsBuilder {
     }
 }
 
-fn snapshots_batch(calendar: &SnapshotCalendar) -> RecordBatch {
+fn snapshots_batch(reconciler: &Reconciler) -> RecordBatch {
+    let calendar = reconciler.calendar();
+    let listings = calendar.listings(reconciler.histories().values().map(KeyHistory::events));
     let mut date = Date32Builder::new();
     let mut complete = BooleanBuilder::new();
     let mut file = StringBuilder::new();
-    for e in calendar.entries() {
+    let mut listed = Int64Builder::new();
+    let mut vanished = Int64Builder::new();
+    for (e, l) in calendar.entries().iter().zip(&listings) {
         date.append_value(e.date.days());
         complete.append_value(e.complete);
         file.append_value(&*e.file);
+        listed.append_value(l.listed as i64);
+        vanished.append_value(l.vanished as i64);
     }
     let arrays: Vec<ArrayRef> = vec![
         Arc::new(date.finish()),
         Arc::new(complete.finish()),
         Arc::new(file.finish()),
+        Arc::new(listed.finish()),
+        Arc::new(vanished.finish()),
     ];
     RecordBatch::try_new(schema::snapshots(), arrays).expect("snapshots batch matches its schema")
 }

@@ -45,6 +45,14 @@ pub struct RunRecord {
     pub phone_events_version: Option<i64>,
     /// The gold `phone_consent` version after the run.
     pub gold_version: Option<i64>,
+    /// Feed coverage after the run: the newest file's date.
+    pub feed_date: Option<Date>,
+    /// Feed coverage: days from the newest snapshot to the newest file.
+    pub snapshot_age_days: Option<i64>,
+    /// Feed coverage: days after the newest snapshot no change file's window covers.
+    pub uncovered_days: Option<i64>,
+    /// Quality checks that fired at `warn` and at `error`.
+    pub checks: [u64; 2],
 }
 
 /// Every run, oldest first (none for a new lake).
@@ -70,16 +78,18 @@ pub async fn append(lake: &Path, run: &RunRecord) -> Result<i64> {
 
 /// `runs` rows of these records.
 pub fn batch(runs: &[RunRecord]) -> RecordBatch {
-    let mut ints = [(); 15].map(|_| Int64Builder::new());
+    let mut ints = [(); 19].map(|_| Int64Builder::new());
     let mut started = TimestampMicrosecondBuilder::new().with_timezone("UTC");
     let mut mode = StringBuilder::new();
     let mut data_dir = StringBuilder::new();
     let mut newest = Date32Builder::new();
+    let mut feed_date = Date32Builder::new();
     for r in runs {
         started.append_value(r.started_at_us);
         mode.append_value(&r.mode);
         data_dir.append_value(&r.data_dir);
         newest.append_option(r.newest_snapshot.map(|d| d.days()));
+        feed_date.append_option(r.feed_date.map(|d| d.days()));
         let values = [
             r.run_id,
             r.duration_ms,
@@ -100,6 +110,10 @@ pub fn batch(runs: &[RunRecord]) -> RecordBatch {
         }
         ints[13].append_option(r.phone_events_version);
         ints[14].append_option(r.gold_version);
+        ints[15].append_option(r.snapshot_age_days);
+        ints[16].append_option(r.uncovered_days);
+        ints[17].append_value(r.checks[0] as i64);
+        ints[18].append_value(r.checks[1] as i64);
     }
     let mut int = |i: usize| Arc::new(ints[i].finish()) as ArrayRef;
     let arrays: Vec<ArrayRef> = vec![
@@ -122,6 +136,11 @@ pub fn batch(runs: &[RunRecord]) -> RecordBatch {
         Arc::new(newest.finish()),
         int(13),
         int(14),
+        Arc::new(feed_date.finish()),
+        int(15),
+        int(16),
+        int(17),
+        int(18),
     ];
     RecordBatch::try_new(schema::runs(), arrays).expect("runs batch matches its schema")
 }
@@ -151,6 +170,10 @@ fn records(b: &RecordBatch) -> Result<Vec<RunRecord>> {
         "can_send",
         "phone_events_version",
         "gold_version",
+        "snapshot_age_days",
+        "uncovered_days",
+        "checks_warned",
+        "checks_failed",
     ];
     let ints: Vec<ArrayRef> = names.iter().map(|n| col(n)).collect::<Result<_>>()?;
     let int = |c: usize, i: usize| {
@@ -162,6 +185,8 @@ fn records(b: &RecordBatch) -> Result<Vec<RunRecord>> {
     let started = started.as_primitive::<TimestampMicrosecondType>();
     let newest = col("newest_snapshot")?;
     let newest = newest.as_primitive::<Date32Type>();
+    let feed_date = col("feed_date")?;
+    let feed_date = feed_date.as_primitive::<Date32Type>();
     let mode = column_strings(b, "mode")?;
     let data_dir = column_strings(b, "data_dir")?;
     Ok((0..b.num_rows())
@@ -179,6 +204,10 @@ fn records(b: &RecordBatch) -> Result<Vec<RunRecord>> {
             newest_snapshot: (!newest.is_null(i)).then(|| Date::from_days(newest.value(i))),
             phone_events_version: int(13, i),
             gold_version: int(14, i),
+            feed_date: (!feed_date.is_null(i)).then(|| Date::from_days(feed_date.value(i))),
+            snapshot_age_days: int(15, i),
+            uncovered_days: int(16, i),
+            checks: [v(17, i) as u64, v(18, i) as u64],
         })
         .collect())
 }

@@ -23,6 +23,8 @@ pub const PHONE_CONSENT: &str = "gold/phone_consent";
 pub const INGEST_LEDGER: &str = "audit/ingest_ledger";
 /// Audit `runs`: one row per run.
 pub const RUNS: &str = "audit/runs";
+/// Audit `quality_checks`: every data-quality check of every run.
+pub const QUALITY_CHECKS: &str = "audit/quality_checks";
 
 /// The lake path of a kind's bronze table.
 pub fn bronze_table(kind: FileKind) -> String {
@@ -47,6 +49,10 @@ fn timestamp(name: &str, nullable: bool) -> Field {
         DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
         nullable,
     )
+}
+
+fn float64(name: &str, nullable: bool) -> Field {
+    Field::new(name, DataType::Float64, nullable)
 }
 
 fn int64(name: &str, nullable: bool) -> Field {
@@ -179,12 +185,14 @@ pub fn phone_state() -> SchemaRef {
     ]))
 }
 
-/// Silver `snapshots`: the snapshot calendar.
+/// Silver `snapshots`: the snapshot calendar, with the keys each snapshot listed and dropped.
 pub fn snapshots() -> SchemaRef {
     Arc::new(Schema::new(vec![
         date("snapshot_date", false),
         boolean("complete", false),
         utf8("first_file", false),
+        int64("phones_listed", false),
+        int64("phones_vanished", false),
     ]))
 }
 
@@ -246,5 +254,23 @@ pub fn runs() -> SchemaRef {
         date("newest_snapshot", true),
         int64("phone_events_version", true),
         int64("gold_version", true),
+        date("feed_date", true),
+        int64("snapshot_age_days", true),
+        int64("uncovered_days", true),
+        int64("checks_warned", false),
+        int64("checks_failed", false),
+    ]))
+}
+
+/// Audit `quality_checks`: one row per check per run.
+pub fn quality_checks() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        int64("run_id", false),
+        utf8("check", false),
+        utf8("severity", false),
+        utf8("status", false),
+        float64("value", true),
+        float64("threshold", false),
+        utf8("detail", false),
     ]))
 }

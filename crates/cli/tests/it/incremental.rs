@@ -63,6 +63,7 @@ fn run_lib(
         threads: 2,
         replace: vec![],
         rebuild: false,
+        quality: Default::default(),
     };
     rt.block_on(phone_consent_lake::run(&options, &Quiet))
         .unwrap_or_else(|e| panic!("run on {}: {e:#}", data.display()))
@@ -230,15 +231,9 @@ proptest! {
 
 /// Runs the binary with `--json` and returns its summary.
 fn run_json(data: &Path, lake: &Path, extra: &[&str]) -> serde_json::Value {
-    let mut args = vec![
-        "run",
-        data.to_str().unwrap(),
-        "--lake",
-        lake.to_str().unwrap(),
-        "--json",
-    ];
-    args.extend(extra);
-    serde_json::from_str(&ok(&args)).expect("summary JSON")
+    let (code, summary) = crate::quality::run(data, lake, extra);
+    assert_eq!(code, 0, "run {} failed: {summary}", data.display());
+    summary
 }
 
 /// A small generated feed and the names of its files, in file order.
@@ -465,7 +460,7 @@ fn a_run_that_died_before_recording_itself_is_redone_from_bronze() {
 }
 
 /// The file date of a feed file (the 8 digits after `DataManager-`).
-fn file_date(f: &Path) -> String {
+pub(crate) fn file_date(f: &Path) -> String {
     let name = f.file_name().unwrap().to_string_lossy();
     let at = name.find("DataManager-").expect("a stamp") + "DataManager-".len();
     let d = &name[at..at + 8];

@@ -5,6 +5,7 @@ mod cli;
 mod conformance;
 mod incremental;
 mod malformed;
+mod quality;
 mod real_feed;
 mod sql_file;
 mod truth;

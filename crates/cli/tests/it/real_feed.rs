@@ -28,6 +28,17 @@ fn real_feed_runs_clean_with_full_row_accounting() {
         "the client's feed has no bad row: {summary}"
     );
     assert_eq!(summary["damaged_snapshots"], 0);
+    let fired: Vec<&serde_json::Value> = summary["quality"]
+        .as_array()
+        .expect("quality checks")
+        .iter()
+        .filter(|c| c["status"] == "warn" || c["status"] == "error")
+        .collect();
+    assert!(
+        fired.is_empty(),
+        "no data-quality check fires on the client's feed: {fired:?}"
+    );
+    assert_eq!(summary["quality"].as_array().unwrap().len(), 12);
 
     // Count the rows ourselves, independently of the pipeline's reader.
     for (kind, folder, marker, table) in [
