@@ -66,19 +66,30 @@ pub struct SnapshotDeletionsRule {
 /// Every check's rule. A file may give any subset of the checks; the rest keep their defaults.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-#[allow(missing_docs)]
 pub struct Config {
+    /// Files with unknown columns or lacking optional ones.
     pub schema_drift: Rule,
+    /// Files rejected whole or refused.
     pub files_rejected: Rule,
+    /// Rejected rows ÷ rows read.
     pub reject_rate: Rule,
+    /// Duplicate rows ÷ rows read.
     pub duplicate_rate: Rule,
+    /// A snapshot's dropped share ÷ the usual share.
     pub snapshot_deletions: SnapshotDeletionsRule,
+    /// The longest gap next to a new file ÷ its kind's median gap.
     pub cadence_gap: Rule,
+    /// Files dated before the newest applied of their kind.
     pub late_files: Rule,
+    /// Keys whose consent changed ÷ keys in both golds.
     pub consent_flips: Rule,
+    /// The most accounts one phone is on.
     pub phones_on_many_accounts: Rule,
+    /// Rows with PII-looking values outside the PII columns.
     pub pii_values: Rule,
+    /// Days from the newest snapshot to the newest file.
     pub snapshot_age: Rule,
+    /// Days after the newest snapshot no change file covers.
     pub uncovered_days: Rule,
 }
 
