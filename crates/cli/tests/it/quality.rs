@@ -136,6 +136,22 @@ fn no_check_fires_on_a_clean_generated_feed_and_report_renders_every_format() {
         "csv",
     ]);
     assert_eq!(sql, "n,fired\n1,0\n");
+    // `check` carries the feed's coverage under each answer.
+    let answer: Value =
+        serde_json::from_str(&ok(&["check", "1", "2125550101", "--lake", l, "--json"])).unwrap();
+    assert_eq!(answer["reason"], "unknown_phone");
+    assert_eq!(
+        answer["coverage"]["uncovered_days"],
+        coverage["uncovered_days"]
+    );
+    assert!(
+        answer["coverage"]["days_since_newest_snapshot"]
+            .as_i64()
+            .unwrap()
+            > 700
+    );
+    let text = ok(&["check", "1", "2125550101", "--lake", l]);
+    assert!(text.contains("data: newest snapshot 2024-11-24"), "{text}");
 
     // A second run with nothing new still evaluates and records its checks.
     let (code, again) = run(&feed, &lake, &[]);
