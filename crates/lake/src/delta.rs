@@ -681,6 +681,16 @@ pub async fn table_version(table_dir: impl AsRef<Path>) -> Result<Option<i64>> {
     ))
 }
 
+/// Every row of the latest version of the table at `table_dir`, or none when there is no
+/// table there yet.
+pub async fn read_table_if_any(table_dir: impl AsRef<Path>) -> Result<Vec<RecordBatch>> {
+    let table_dir = table_dir.as_ref();
+    match table_version(table_dir).await? {
+        Some(_) => read_table(table_dir).await,
+        None => Ok(vec![]),
+    }
+}
+
 /// Arrow schema of the latest version of the table at `table_dir`.
 pub async fn table_schema(table_dir: impl AsRef<Path>) -> Result<SchemaRef> {
     let table_dir = table_dir.as_ref();
@@ -925,7 +935,7 @@ pub async fn sql_context(lake_root: impl AsRef<Path>) -> Result<SessionContext> 
     let lake_root = lake_root.as_ref();
     let root = lake_root.display().to_string();
     let tables = find_tables(lake_root)?;
-    let ctx = DeltaSessionContext::new().into_inner();
+    let ctx = empty_context();
     let query_err = |source| LakeError::Query {
         context: root.clone(),
         source: Box::new(source),
@@ -996,16 +1006,22 @@ async fn run_query(ctx: &SessionContext, query: &str, context: &str) -> Result<V
         .map_err(query_err)
 }
 
-/// Register version `version` of the table at `table_dir` in `ctx` as `name` (time travel
-/// inside a query).
-pub async fn register_version(
+/// A SQL context with no table registered (see [`register_table`]).
+pub fn empty_context() -> SessionContext {
+    DeltaSessionContext::new().into_inner()
+}
+
+/// Register the table at `table_dir` in `ctx` as `name`: version `version` (time travel
+/// inside a query), else the latest.
+pub async fn register_table(
     ctx: &SessionContext,
     name: &str,
     table_dir: &Path,
-    version: i64,
+    version: Option<i64>,
 ) -> Result<()> {
     let table = table_dir.display().to_string();
-    let provider = provider_in(ctx, table_dir, Some(version_number(&table, version)?)).await?;
+    let version = version.map(|v| version_number(&table, v)).transpose()?;
+    let provider = provider_in(ctx, table_dir, version).await?;
     ctx.register_table(name, provider)
         .map_err(|source| LakeError::Query {
             context: table,

@@ -384,6 +384,25 @@ fn missing(name: &str) -> Error {
     }
 }
 
+/// The first row of a counting query's result, every column BIGINT (`what` names the query
+/// in the error when it returned no row).
+pub(crate) fn count_row(batches: &[RecordBatch], what: &str) -> Result<Vec<Option<i64>>> {
+    let b = batches
+        .iter()
+        .find(|b| b.num_rows() > 0)
+        .ok_or_else(|| Error::Invalid {
+            what: what.to_owned(),
+            why: "the counting query returned no row".into(),
+        })?;
+    Ok(b.columns()
+        .iter()
+        .map(|c| {
+            let c = c.as_primitive::<Int64Type>();
+            (!c.is_null(0)).then(|| c.value(0))
+        })
+        .collect())
+}
+
 /// A string column of any string type (Utf8, Utf8View, …), as owned values.
 pub fn column_strings(b: &RecordBatch, name: &str) -> Result<Vec<Option<String>>> {
     let col = b.column_by_name(name).ok_or_else(|| missing(name))?;

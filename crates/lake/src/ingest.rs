@@ -512,7 +512,7 @@ async fn check_quality(
         ledger,
         coverage: summary.coverage,
         previous_gold,
-        gold: delta::table_version(options.lake.join(schema::PHONE_CONSENT)).await?,
+        gold: Some(summary.published.gold_version),
     };
     summary.quality = quality::evaluate(&options.lake, &options.quality, &facts).await?;
     let first_run = summary.mode == RunMode::Full;
@@ -558,7 +558,7 @@ async fn record_run(
         can_send: summary.published.can_send,
         newest_snapshot: calendar.newest(),
         phone_events_version: delta::table_version(options.lake.join(schema::PHONE_EVENTS)).await?,
-        gold_version: delta::table_version(options.lake.join(schema::PHONE_CONSENT)).await?,
+        gold_version: Some(summary.published.gold_version),
         feed_date: summary.coverage.feed_date,
         snapshot_age_days: summary.coverage.snapshot_age_days,
         uncovered_days: summary.coverage.uncovered_days,

@@ -83,12 +83,8 @@ pub struct Ledger {
 impl Ledger {
     /// The lake's ledger (empty when the lake has none yet).
     pub async fn load(lake: &Path) -> Result<Ledger> {
-        let dir = lake.join(schema::INGEST_LEDGER);
         let mut ledger = Ledger::default();
-        if delta::table_version(&dir).await?.is_none() {
-            return Ok(ledger);
-        }
-        for b in delta::read_table(&dir).await? {
+        for b in delta::read_table_if_any(lake.join(schema::INGEST_LEDGER)).await? {
             for entry in entries(&b)? {
                 match ledger.latest.get(&entry.file) {
                     Some(e) if e.run_id > entry.run_id => {}

@@ -6,16 +6,15 @@ use std::path::Path;
 use std::sync::Arc;
 
 use deltalake::arrow::array::{
-    ArrayRef, AsArray, BooleanBuilder, Date32Builder, Int64Builder, RecordBatch, StringBuilder,
+    ArrayRef, BooleanBuilder, Date32Builder, Int64Builder, RecordBatch, StringBuilder,
 };
-use deltalake::arrow::datatypes::Int64Type;
 use phone_consent_core::{
     Event, EventKind, Key, KeyHistory, PhoneState, Reconciler, SnapshotCalendar, decide,
 };
 
 use crate::bronze::RejectRow;
 use crate::delta::{self, CommitMode};
-use crate::{Error, Result, schema};
+use crate::{Result, history, schema};
 
 /// What a publication holds: the counts of the closing summary and gold's version.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -120,14 +119,8 @@ pub async fn current(lake: &Path) -> Result<Published> {
          FROM phone_state",
     )
     .await?;
-    let row = counts
-        .iter()
-        .find(|b| b.num_rows() > 0)
-        .ok_or_else(|| Error::Invalid {
-            what: "phone_state".into(),
-            why: "the counting query returned no row".into(),
-        })?;
-    let value = |i: usize| row.column(i).as_primitive::<Int64Type>().value(0) as u64;
+    let row = history::count_row(&counts, "phone_state")?;
+    let value = |i: usize| row[i].unwrap_or(0) as u64;
     p.keys = value(0);
     p.hard_deleted = value(1);
     p.soft_deleted = value(2);

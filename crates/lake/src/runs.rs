@@ -57,12 +57,8 @@ pub struct RunRecord {
 
 /// Every run, oldest first (none for a new lake).
 pub async fn load(lake: &Path) -> Result<Vec<RunRecord>> {
-    let dir = lake.join(schema::RUNS);
-    if delta::table_version(&dir).await?.is_none() {
-        return Ok(vec![]);
-    }
     let mut out = Vec::new();
-    for b in delta::read_table(&dir).await? {
+    for b in delta::read_table_if_any(lake.join(schema::RUNS)).await? {
         out.extend(records(&b)?);
     }
     out.sort_by_key(|r| r.run_id);
