@@ -27,7 +27,7 @@ assert [(n, norm(t)) for n, t in got] == EXPECTED, got
 rows = data.sort_by([("account_number", "ascending")]).to_pylist()
 assert [r["account_number"] for r in rows] == ["0300000000000003", "1000000000000001", "2000000000000002"], rows
 assert rows[2]["delete_type"] == "hard_delete" and str(rows[2]["deleted_at"]) == "2024-02-01", rows[2]
-for name in ("silver/phone_state", "silver/phone_events", "bronze/nonfin", "bronze/enrollment", "bronze/rejects"):
+for name in ("silver/phone_state", "silver/phone_events", "silver/change_after_delete", "bronze/nonfin", "bronze/enrollment", "bronze/rejects"):
     deltalake.DeltaTable(f"{lake}/{name}").to_pyarrow_table()
 print(f"python deltalake {deltalake.__version__}: gold has SPEC.md's columns, types and rows")
 print("python: 1 passed, 0 failed")

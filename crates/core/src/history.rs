@@ -56,6 +56,12 @@ impl KeyHistory {
         KeyHistory { events, last_run }
     }
 
+    /// Puts events stored before (e.g. read back from the lake) ahead of this history's.
+    pub fn prepend_stored(&mut self, mut stored: Vec<Event>) {
+        stored.append(&mut self.events);
+        *self = KeyHistory::from_events(stored);
+    }
+
     /// The stored events, in arrival order.
     pub fn events(&self) -> &[Event] {
         &self.events

@@ -96,6 +96,16 @@ impl Reconciler {
         }
     }
 
+    /// Puts each key's stored events (read back from the lake) ahead of the events added
+    /// since; keys with no new event are left out.
+    pub fn add_stored_of_known_keys(&mut self, stored: KeyMap<Vec<Event>>) {
+        for (key, events) in stored {
+            if let Some(history) = self.histories.get_mut(&key) {
+                history.prepend_stored(events);
+            }
+        }
+    }
+
     /// Adds an accepted ENRLMT or SUPPLFWD row from a file dated `file_date`.
     pub fn add_row_event(&mut self, record: Record, file_date: Date, provenance: Provenance) {
         let event = Event::row(

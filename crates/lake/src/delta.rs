@@ -37,7 +37,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use deltalake::arrow::array::RecordBatch;
+use deltalake::arrow::array::{BooleanArray, RecordBatch};
 use deltalake::arrow::compute::cast;
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use deltalake::arrow::error::ArrowError;
@@ -85,6 +85,15 @@ pub enum LakeError {
     #[error("writing parquet file {file}: {source}")]
     Parquet {
         /// Path of the data file being written.
+        file: String,
+        /// Underlying parquet error.
+        #[source]
+        source: ParquetError,
+    },
+    /// Decoding a committed parquet data file failed.
+    #[error("reading parquet file {file}: {source}")]
+    ParquetRead {
+        /// Path of the data file being read.
         file: String,
         /// Underlying parquet error.
         #[source]
@@ -731,6 +740,152 @@ async fn open(table_dir: &Path, version: Option<u64>) -> Result<DeltaTable> {
         builder = builder.with_version(version);
     }
     builder.load().await.map_err(|e| delta_error(&table, e))
+}
+
+/// A data file of a table's latest version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataFile {
+    /// Its path on disk.
+    pub path: PathBuf,
+    /// Its name (the last part of its path).
+    pub name: String,
+    /// Its rows, from the log's statistics (`None` when the log has none).
+    pub rows: Option<u64>,
+}
+
+impl DataFile {
+    /// Whether the file was staged with this [`WriteOptions::file_prefix`].
+    pub fn has_prefix(&self, prefix: &str) -> bool {
+        self.name
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('-'))
+    }
+}
+
+/// The data files of the latest version of the table at `table_dir` (none when there is no
+/// table there yet), for readers that decode parquet themselves.
+pub async fn data_files(table_dir: impl AsRef<Path>) -> Result<Vec<DataFile>> {
+    let table_dir = table_dir.as_ref();
+    if table_version(table_dir).await?.is_none() {
+        return Ok(vec![]);
+    }
+    let table = table_dir.display().to_string();
+    let delta = open(table_dir, None).await?;
+    let state = delta.snapshot().map_err(|e| delta_error(&table, e))?;
+    Ok(state
+        .log_data()
+        .into_iter()
+        .map(|file| {
+            let relative = file.path().into_owned();
+            DataFile {
+                path: table_dir.join(&relative),
+                name: relative.rsplit('/').next().unwrap_or_default().to_owned(),
+                rows: file.num_records().map(|n| n as u64),
+            }
+        })
+        .collect())
+}
+
+/// Which rows of a file [`read_files`] decodes: each stage sees a batch of its named
+/// columns only, for the rows the stages before kept, and answers row by row; the file's
+/// other columns are decoded for the rows every stage kept.
+pub struct RowPredicate {
+    /// The columns each stage needs, and the stage.
+    pub stages: Vec<(Vec<String>, Arc<RowMask>)>,
+}
+
+/// Answers, row by row, whether to keep the rows of a batch.
+pub type RowMask = dyn Fn(&RecordBatch) -> Result<BooleanArray, ArrowError> + Send + Sync;
+
+/// Decodes parquet data files (every column, in the files' own Arrow types) on `threads`
+/// threads, largest file first, handing each batch to `each` with the file's index. With a
+/// predicate, only the rows it keeps are materialised. Returns what `each` returned, in no
+/// particular order.
+pub fn read_files<T: Send>(
+    files: &[DataFile],
+    predicate: Option<&RowPredicate>,
+    threads: usize,
+    each: impl Fn(usize, RecordBatch) -> Result<T> + Sync,
+) -> Result<Vec<T>> {
+    use deltalake::parquet::arrow::ProjectionMask;
+    use deltalake::parquet::arrow::arrow_reader::{
+        ArrowPredicate, ArrowPredicateFn, ParquetRecordBatchReaderBuilder, RowFilter,
+    };
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let mut order: Vec<usize> = (0..files.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(files[i].rows.unwrap_or(0)));
+    let next = AtomicUsize::new(0);
+    let read_one = |i: usize, out: &mut Vec<T>| -> Result<()> {
+        let file = &files[i];
+        let read_err = |source| LakeError::ParquetRead {
+            file: file.path.display().to_string(),
+            source,
+        };
+        let handle = File::open(&file.path).map_err(|source| LakeError::Io {
+            path: file.path.display().to_string(),
+            source,
+        })?;
+        let mut builder = ParquetRecordBatchReaderBuilder::try_new(handle)
+            .map_err(read_err)?
+            .with_batch_size(16 * 1024);
+        if let Some(p) = predicate {
+            let mut stages: Vec<Box<dyn ArrowPredicate>> = Vec::new();
+            for (columns, keep) in &p.stages {
+                let indices = columns
+                    .iter()
+                    .map(|c| {
+                        builder
+                            .schema()
+                            .index_of(c)
+                            .map_err(|source| LakeError::Arrow {
+                                table: file.path.display().to_string(),
+                                source,
+                            })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
+                let keep = keep.clone();
+                stages.push(Box::new(ArrowPredicateFn::new(mask, move |batch| {
+                    keep(&batch)
+                })));
+            }
+            builder = builder.with_row_filter(RowFilter::new(stages));
+        }
+        for batch in builder.build().map_err(read_err)? {
+            let batch = batch.map_err(|source| LakeError::Arrow {
+                table: file.path.display().to_string(),
+                source,
+            })?;
+            out.push(each(i, batch)?);
+        }
+        Ok(())
+    };
+    let parts = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.max(1).min(files.len().max(1)))
+            .map(|_| {
+                scope.spawn(|| -> Result<Vec<T>> {
+                    let mut out = Vec::new();
+                    loop {
+                        let n = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(&i) = order.get(n) else {
+                            return Ok(out);
+                        };
+                        read_one(i, &mut out)?;
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("parquet reader panicked"))
+            .collect::<Vec<_>>()
+    });
+    let mut out = Vec::new();
+    for part in parts {
+        out.extend(part?);
+    }
+    Ok(out)
 }
 
 /// Stream every row of the latest version of the table at `table_dir` through `each`, one

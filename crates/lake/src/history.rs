@@ -272,108 +272,129 @@ pub async fn load_events(lake: &Path, key: Option<&Key>) -> Result<HashMap<Key, 
         None => "event <> 'missing'".to_owned(),
     };
     let mut out: HashMap<Key, Vec<Event>> = HashMap::new();
-    let mut files: HashMap<String, Arc<str>> = HashMap::new();
+    let mut files = FileNames::default();
     let dir = lake.join(schema::PHONE_EVENTS);
     delta::scan_table(&dir, Some(&filter), |b: RecordBatch| -> Result<()> {
-        let text = |name: &str| -> Result<ArrayRef> {
-            let col = b.column_by_name(name).ok_or_else(|| missing(name))?;
-            cast(col, &DataType::Utf8).map_err(|e| Error::Invalid {
-                what: name.into(),
-                why: e.to_string(),
-            })
-        };
-        let names = [
-            "account_number",
-            "phone_number",
-            "event",
-            "source_file",
-            "last_source_file",
-            "phone_source",
-            "phone_type",
-            "phone_status",
-            "phone_technology",
-            "quality_score",
-            "record_id",
-        ];
-        let columns: Vec<ArrayRef> = names.iter().map(|n| text(n)).collect::<Result<_>>()?;
-        let strings: Vec<&StringArray> = columns.iter().map(|c| c.as_string::<i32>()).collect();
-        let value = |c: usize, i: usize| -> &str {
-            if strings[c].is_null(i) {
-                ""
-            } else {
-                strings[c].value(i)
-            }
-        };
-        let d = |name: &str| dates(&b, name);
-        let (date, last_date, file_date, consent_date) = (
-            d("event_date")?,
-            d("last_date")?,
-            d("file_date")?,
-            d("consent_date")?,
-        );
-        let line = ints(&b, "line")?;
-        let last_line = ints(&b, "last_line")?;
-        let consent = b
-            .column_by_name("consent")
-            .ok_or_else(|| missing("consent"))?
-            .as_boolean()
-            .clone();
-        let mut intern = |name: &str| -> Arc<str> {
-            match files.get(name) {
-                Some(f) => f.clone(),
-                None => {
-                    let f: Arc<str> = name.into();
-                    files.insert(name.to_owned(), f.clone());
-                    f
-                }
-            }
-        };
-        for i in 0..b.num_rows() {
-            let phone = value(1, i);
-            let key = Key::new(
-                value(0, i),
-                PhoneNumber::parse(phone).ok_or_else(|| Error::Invalid {
-                    what: "silver phone_events".into(),
-                    why: format!("bad phone {phone}"),
-                })?,
-            );
-            let kind = EventKind::from_name(value(2, i)).ok_or_else(|| Error::Invalid {
-                what: "silver phone_events".into(),
-                why: format!("unknown event {}", value(2, i)),
-            })?;
-            let required = |v: Option<Date>, name: &str| {
-                v.ok_or_else(|| Error::Invalid {
-                    what: "silver phone_events".into(),
-                    why: format!("{name} is empty"),
-                })
-            };
-            let event = Event {
-                kind,
-                date: required(date[i], "event_date")?,
-                last_date: required(last_date[i], "last_date")?,
-                file_date: required(file_date[i], "file_date")?,
-                provenance: Provenance {
-                    file: intern(value(3, i)),
-                    line: line[i].unwrap_or(0) as u64,
-                },
-                last_provenance: Provenance {
-                    file: intern(value(4, i)),
-                    line: last_line[i].unwrap_or(0) as u64,
-                },
-                attributes: Attributes::new([5, 6, 7, 8, 9, 10].map(|c| value(c, i))),
-                consent: match consent.is_null(i) {
-                    true => None,
-                    false => Some(ConsentStatement {
-                        consent: consent.value(i),
-                        date: required(consent_date[i], "consent_date")?,
-                    }),
-                },
-            };
-            out.entry(key).or_default().push(event);
+        for (key, events) in decode_events(&b, &mut files)? {
+            out.entry(key).or_default().extend(events);
         }
         Ok(())
     })
     .await?;
+    Ok(out)
+}
+
+/// Interned file names: the rows of one file share one allocation.
+#[derive(Default)]
+pub(crate) struct FileNames(HashMap<Box<str>, Arc<str>, foldhash::fast::RandomState>);
+
+impl FileNames {
+    fn get(&mut self, name: &str) -> Arc<str> {
+        if let Some(f) = self.0.get(name) {
+            return f.clone();
+        }
+        let f: Arc<str> = name.into();
+        self.0.insert(name.into(), f.clone());
+        f
+    }
+}
+
+/// The stored events of a batch of silver `phone_events` rows, grouped by key: rows of one
+/// key that follow each other (silver is written sorted by key) make one group, and share
+/// their attributes when they repeat them.
+pub(crate) fn decode_events(
+    b: &RecordBatch,
+    files: &mut FileNames,
+) -> Result<Vec<(Key, Vec<Event>)>> {
+    let text = |name: &str| -> Result<ArrayRef> {
+        let col = b.column_by_name(name).ok_or_else(|| missing(name))?;
+        cast(col, &DataType::Utf8).map_err(|e| Error::Invalid {
+            what: name.into(),
+            why: e.to_string(),
+        })
+    };
+    let names = [
+        "account_number",
+        "phone_number",
+        "event",
+        "source_file",
+        "last_source_file",
+        "phone_source",
+        "phone_type",
+        "phone_status",
+        "phone_technology",
+        "quality_score",
+        "record_id",
+    ];
+    let columns: Vec<ArrayRef> = names.iter().map(|n| text(n)).collect::<Result<_>>()?;
+    let strings: Vec<&StringArray> = columns.iter().map(|c| c.as_string::<i32>()).collect();
+    let value = |c: usize, i: usize| -> &str {
+        if strings[c].is_null(i) {
+            ""
+        } else {
+            strings[c].value(i)
+        }
+    };
+    let d = |name: &str| dates(b, name);
+    let (date, last_date, file_date, consent_date) = (
+        d("event_date")?,
+        d("last_date")?,
+        d("file_date")?,
+        d("consent_date")?,
+    );
+    let line = ints(b, "line")?;
+    let last_line = ints(b, "last_line")?;
+    let consent = b
+        .column_by_name("consent")
+        .ok_or_else(|| missing("consent"))?
+        .as_boolean()
+        .clone();
+    let invalid = |why: String| Error::Invalid {
+        what: "silver phone_events".into(),
+        why,
+    };
+    let mut out: Vec<(Key, Vec<Event>)> = Vec::new();
+    for i in 0..b.num_rows() {
+        let (account, phone) = (value(0, i), value(1, i));
+        let same_key = i > 0 && value(0, i - 1) == account && value(1, i - 1) == phone;
+        if !same_key || out.is_empty() {
+            let phone =
+                PhoneNumber::parse(phone).ok_or_else(|| invalid(format!("bad phone {phone}")))?;
+            out.push((Key::new(account, phone), Vec::new()));
+        }
+        let events = &mut out.last_mut().expect("a group").1;
+        let kind = EventKind::from_name(value(2, i))
+            .ok_or_else(|| invalid(format!("unknown event {}", value(2, i))))?;
+        let required =
+            |v: Option<Date>, name: &str| v.ok_or_else(|| invalid(format!("{name} is empty")));
+        let fields = [5, 6, 7, 8, 9, 10].map(|c| value(c, i));
+        let attributes = match events.last() {
+            Some(previous) if previous.attributes.fields() == fields => previous.attributes.clone(),
+            _ => Attributes::new(fields),
+        };
+        events.push(Event {
+            kind,
+            date: required(date[i], "event_date")?,
+            last_date: required(last_date[i], "last_date")?,
+            file_date: required(file_date[i], "file_date")?,
+            provenance: Provenance {
+                file: files.get(value(3, i)),
+                line: line[i].unwrap_or(0) as u64,
+            },
+            last_provenance: Provenance {
+                file: files.get(value(4, i)),
+                line: last_line[i].unwrap_or(0) as u64,
+            },
+            attributes,
+            consent: match consent.is_null(i) {
+                true => None,
+                false => Some(ConsentStatement {
+                    consent: consent.value(i),
+                    date: required(consent_date[i], "consent_date")?,
+                }),
+            },
+        });
+    }
     Ok(out)
 }
 

@@ -20,9 +20,10 @@ use crate::bronze::{Accepted, BronzeSink, RejectRow};
 use crate::delta::{self, CommitMode, StagedFile, WriteOptions};
 use crate::ledger::{self, FileStatus, Ledger, LedgerEntry};
 use crate::pii::PiiHasher;
+use crate::publish::Publication;
 use crate::quality::{Coverage, FileOutcome, Finding, RunFacts};
 use crate::runs::{self, RunRecord};
-use crate::{Error, Result, history, publish, quality, rebuild, schema};
+use crate::{Error, Result, audit_trail, history, publish, quality, rebuild, schema};
 
 /// Reports a run's progress (the CLI draws bars or log lines).
 pub trait Progress: Sync {
@@ -235,11 +236,21 @@ pub async fn run(options: &RunOptions, progress: &dyn Progress) -> Result<RunSum
     let snapshot_in_the_past = arrivals.files.iter().any(|f| {
         f.kind == FileKind::Snapshot && calendar.newest().is_some_and(|n| f.file_date <= n)
     });
+    // An audit trail laid out by an older version is re-derived in the current layout.
+    let silver_layout_current = match &last_run {
+        Some(_) => {
+            let events = options.lake.join(schema::PHONE_EVENTS);
+            delta::table_version(&events).await?.is_none()
+                || delta::table_schema(&events).await?.fields() == schema::phone_events().fields()
+        }
+        None => true,
+    };
     summary.mode = if last_run.is_none() {
         RunMode::Full
     } else if options.rebuild
         || !arrivals.replaced.is_empty()
         || !silver_matches_ledger
+        || !silver_layout_current
         || snapshot_in_the_past
     {
         RunMode::Rebuild
@@ -317,16 +328,26 @@ pub async fn run(options: &RunOptions, progress: &dyn Progress) -> Result<RunSum
     );
     let pii = PiiHasher::for_lake(&options.lake)?;
 
+    // An incremental run with a snapshot re-folds every key: silver's histories are read
+    // first, for the snapshot to extend. Without one, only the keys its rows touch are
+    // re-folded, their stored events read once the new files are.
+    let with_snapshot = tasks.iter().any(|t| matches!(t, Task::Snapshot(..)));
+    let threads = options.threads.max(1);
     let mut reconciler = match summary.mode {
-        RunMode::Incremental => {
+        RunMode::Incremental if with_snapshot => {
             progress.stage("reading silver");
-            load_silver(&options.lake, calendar.clone()).await?
+            let stored = audit_trail::load_stored(&options.lake, None, threads).await?;
+            let histories = stored
+                .into_iter()
+                .map(|(key, events)| (key, KeyHistory::from_events(events)))
+                .collect();
+            Reconciler::from_parts(histories, calendar.clone())
         }
+        RunMode::Incremental => Reconciler::from_parts(KeyMap::default(), calendar.clone()),
         _ => Reconciler::new(),
     };
     let derive_from_feed = summary.mode != RunMode::Rebuild;
     let mut staged: HashMap<FileKind, Vec<StagedFile>> = HashMap::new();
-    let threads = options.threads.max(1);
     let merged = Mutex::new(0usize);
     let advanced = Condvar::new();
     let next = AtomicUsize::new(0);
@@ -452,6 +473,13 @@ pub async fn run(options: &RunOptions, progress: &dyn Progress) -> Result<RunSum
         progress.stage("re-deriving histories from bronze");
         reconciler = rebuild::from_bronze(&options.lake, &ledger).await?;
     }
+    let touched = (summary.mode == RunMode::Incremental && !with_snapshot)
+        .then(|| Arc::new(audit_trail::KeySet::new(reconciler.histories().keys())));
+    if let Some(keys) = &touched {
+        progress.stage("reading the touched keys' audit trail");
+        let stored = audit_trail::load_stored(&options.lake, Some(keys), threads).await?;
+        reconciler.add_stored_of_known_keys(stored);
+    }
     summary.snapshots = reconciler.calendar().entries().len() as u64;
     summary.damaged_snapshots = reconciler
         .calendar()
@@ -465,7 +493,12 @@ pub async fn run(options: &RunOptions, progress: &dyn Progress) -> Result<RunSum
         .entries()
         .map(|e| (e.file.as_str(), e.run_id))
         .collect();
-    summary.published = publish::publish(&options.lake, &reconciler, &run_of).await?;
+    let publication = match (&touched, summary.mode) {
+        (Some(keys), _) => Publication::TouchedKeys { run_id, keys },
+        (None, RunMode::Incremental) => Publication::EveryKey { run_id },
+        (None, _) => Publication::Whole { run_id },
+    };
+    summary.published = publish::publish(&options.lake, &reconciler, &run_of, publication).await?;
 
     let ledger_dir = options.lake.join(schema::INGEST_LEDGER);
     let ledger_file = delta::write_parquet(&ledger_dir, &[ledger::batch(&entries)])?;
@@ -513,6 +546,7 @@ async fn check_quality(
         coverage: summary.coverage,
         previous_gold,
         gold: Some(summary.published.gold_version),
+        gold_profile: summary.published.profile.as_ref(),
     };
     summary.quality = quality::evaluate(&options.lake, &options.quality, &facts).await?;
     let first_run = summary.mode == RunMode::Full;
@@ -654,18 +688,6 @@ fn sort_arrivals(
         }
     }
     Ok(out)
-}
-
-/// Silver's stored events and calendar, to reconcile new files on top of.
-async fn load_silver(
-    lake: &Path,
-    calendar: phone_consent_core::SnapshotCalendar,
-) -> Result<Reconciler> {
-    let mut histories: KeyMap<KeyHistory> = KeyMap::default();
-    for (key, events) in history::load_events(lake, None).await? {
-        histories.insert(key, KeyHistory::from_events(events));
-    }
-    Ok(Reconciler::from_parts(histories, calendar))
 }
 
 /// Stages the rejects in one file per feed file, named after it so that applying the file

@@ -2,6 +2,7 @@
 //! reads that answer checks and SQL.
 #![warn(missing_docs)]
 
+pub mod audit_trail;
 pub mod bronze;
 pub mod delta;
 pub mod history;

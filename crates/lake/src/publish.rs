@@ -1,17 +1,20 @@
 //! Silver and gold from the reconciled histories: fold every key, write `phone_events`,
 //! `phone_state`, `snapshots` and `phone_consent`, and commit gold last.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
 use deltalake::arrow::array::{
-    ArrayRef, BooleanBuilder, Date32Builder, Int64Builder, RecordBatch, StringBuilder,
+    Array, ArrayRef, AsArray, BooleanBuilder, Date32Builder, Int64Builder, RecordBatch,
+    StringBuilder,
 };
+use deltalake::arrow::datatypes::{Int64Type, SchemaRef};
 use phone_consent_core::{
-    Event, EventKind, Key, KeyHistory, PhoneState, Reconciler, SnapshotCalendar, decide,
+    Date, Event, EventKind, Key, KeyHistory, PhoneState, Reconciler, SnapshotCalendar, decide,
 };
 
+use crate::audit_trail::{self, KeySet};
 use crate::bronze::RejectRow;
 use crate::delta::{self, CommitMode};
 use crate::{Result, history, schema};
@@ -39,29 +42,91 @@ pub struct Published {
     pub events: u64,
     /// The version of gold `phone_consent` published.
     pub gold_version: i64,
+    /// What the data-quality checks need of gold, counted while publishing it (`None` when
+    /// nothing was published).
+    pub profile: Option<GoldProfile>,
 }
 
-/// Folds every key and publishes silver then gold. Keys are folded, and their audit trail
-/// written, in parallel slices (one `phone_events` file each, streamed in batches).
+/// What the data-quality checks need of a published gold, counted from its rows in memory.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GoldProfile {
+    /// For each number of accounts a phone is on, how many phones are on that many.
+    pub accounts_per_phone: BTreeMap<u64, u64>,
+    /// Keys in both the previous gold and this one, and how many of them changed
+    /// `has_sms_consent` — known when only the touched keys were re-folded (every other key
+    /// was carried over unchanged).
+    pub consent_flips: Option<(u64, u64)>,
+}
+
+/// What a publication rewrites (see [`crate::audit_trail`] for the audit trail's files).
+#[derive(Clone, Copy, Debug)]
+pub enum Publication<'a> {
+    /// Every table from every key's history: the lake's first run, a rebuild.
+    Whole {
+        /// The run publishing.
+        run_id: i64,
+    },
+    /// A run that applied a snapshot: every key re-folded; the audit trail gains this run's
+    /// row events and its observed runs and `missing` events are rewritten.
+    EveryKey {
+        /// The run publishing.
+        run_id: i64,
+    },
+    /// A run without a snapshot: the histories are those of the keys its files touched;
+    /// their rows replace theirs and every other key's rows are carried over unchanged.
+    TouchedKeys {
+        /// The run publishing.
+        run_id: i64,
+        /// The keys re-folded.
+        keys: &'a Arc<KeySet>,
+    },
+}
+
+impl Publication<'_> {
+    fn run_id(&self) -> i64 {
+        match *self {
+            Self::Whole { run_id }
+            | Self::EveryKey { run_id }
+            | Self::TouchedKeys { run_id, .. } => run_id,
+        }
+    }
+
+    fn touched(&self) -> Option<&Arc<KeySet>> {
+        match self {
+            Self::TouchedKeys { keys, .. } => Some(keys),
+            _ => None,
+        }
+    }
+}
+
+/// Folds the reconciler's keys and publishes silver then gold, as `publication` says. Keys
+/// are folded, and their audit trail written, in parallel slices (files streamed in
+/// batches).
 ///
 /// `run_of` maps each applied file to the run that applied it (the audit trail's `run_id`).
 pub async fn publish(
     lake: &Path,
     reconciler: &Reconciler,
     run_of: &HashMap<&str, i64>,
+    publication: Publication<'_>,
 ) -> Result<Published> {
     let mut keys: Vec<(&Key, &KeyHistory)> = reconciler.histories().iter().collect();
     keys.sort_unstable_by(|a, b| a.0.cmp(b.0));
     let calendar = reconciler.calendar();
     let events_dir = lake.join(schema::PHONE_EVENTS);
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let slice = keys.len().div_ceil(threads).max(1);
+    // A slice per thread, but none smaller than FOLD_SLICE_KEYS: each writes its own files,
+    // and a run that touched a few keys should add one file, not one per core.
+    let slices = keys.len().div_ceil(FOLD_SLICE_KEYS).clamp(1, threads);
+    let slice = keys.len().div_ceil(slices).max(1);
     let parts = std::thread::scope(|scope| {
         let workers: Vec<_> = keys
             .chunks(slice)
             .map(|part| {
                 let events_dir = &events_dir;
-                scope.spawn(move || fold_and_write_events(part, calendar, run_of, events_dir))
+                scope.spawn(move || {
+                    fold_and_write_events(part, calendar, run_of, events_dir, publication)
+                })
             })
             .collect();
         workers
@@ -71,28 +136,99 @@ pub async fn publish(
     });
     let mut folded = Vec::with_capacity(keys.len());
     let mut event_files = Vec::new();
-    let mut published = Published::default();
     for part in parts {
-        let (states, events, file) = part?;
+        let (states, files) = part?;
         folded.extend(states);
-        published.events += events;
-        event_files.extend(file);
+        event_files.extend(files);
     }
-    let state = state_batch(&folded, &mut published);
-    let gold = gold_batch(folded.iter().map(|(k, _, s)| (*k, s)));
-    let snapshots = snapshots_batch(reconciler);
+    let mut state = vec![state_batch(&folded)];
+    let mut gold = vec![gold_batch(folded.iter().map(|(k, _, s)| (*k, s)))];
+    let mut conflicts = vec![change_after_delete_batch(&folded)];
+    let mut consent_flips = None;
+    let events_mode = match publication {
+        Publication::Whole { .. } => CommitMode::Overwrite,
+        Publication::EveryKey { .. } => CommitMode::Replace(vec![
+            audit_trail::OBSERVED.into(),
+            audit_trail::MISSING.into(),
+        ]),
+        Publication::TouchedKeys { keys, .. } => {
+            let carried = carry_over(lake, keys).await?;
+            if !carried.missing.is_empty() {
+                let options = delta::WriteOptions {
+                    file_prefix: Some(audit_trail::MISSING.into()),
+                    ..schema::keyed_write_options(schema::PHONE_EVENTS)
+                };
+                let file = delta::write_parquet_with(&events_dir, &carried.missing, &options)?;
+                event_files.push(file);
+            }
+            state.extend(carried.state);
+            consent_flips = Some(consent_flips_of(
+                &carried.gold_touched,
+                &gold[0],
+                carried.gold.iter().chain(&carried.gold_touched),
+            )?);
+            gold.extend(carried.gold);
+            conflicts.extend(carried.conflicts);
+            CommitMode::Replace(vec![audit_trail::MISSING.into()])
+        }
+    };
 
     delta::commit(
         &events_dir,
         &schema::phone_events(),
         event_files,
+        events_mode,
+    )
+    .await?;
+    write_and_commit(
+        lake,
+        schema::CHANGE_AFTER_DELETE,
+        &schema::change_after_delete(),
+        &conflicts,
+    )
+    .await?;
+    if publication.touched().is_none() {
+        let snapshots = snapshots_batch(reconciler);
+        write_and_commit(lake, schema::SNAPSHOTS, &schema::snapshots(), &[snapshots]).await?;
+    }
+    // Both staged at once (they are the largest tables a run rewrites), gold committed last.
+    // phone_state, the widest, in two files (a thread each); gold beside them.
+    let state_halves = halves(&state);
+    let (state_files, gold_file) = std::thread::scope(|scope| {
+        let first = scope.spawn(|| stage(lake, schema::PHONE_STATE, &state_halves.0));
+        let second = scope.spawn(|| stage(lake, schema::PHONE_STATE, &state_halves.1));
+        let gold_file = stage(lake, schema::PHONE_CONSENT, &gold);
+        let state_files = [first, second].map(|h| h.join().expect("staging phone_state"));
+        (state_files, gold_file)
+    });
+    let state_files = state_files
+        .into_iter()
+        .filter_map(Result::transpose)
+        .collect::<Result<Vec<_>>>()?;
+    delta::commit(
+        lake.join(schema::PHONE_STATE),
+        &schema::phone_state(),
+        state_files,
         CommitMode::Overwrite,
     )
     .await?;
-    write_and_commit(lake, schema::SNAPSHOTS, &schema::snapshots(), snapshots).await?;
-    write_and_commit(lake, schema::PHONE_STATE, &schema::phone_state(), state).await?;
-    published.gold_version =
-        write_and_commit(lake, schema::PHONE_CONSENT, &schema::phone_consent(), gold).await?;
+    let mut published = count_states(&state)?;
+    published.events = delta::data_files(&events_dir)
+        .await?
+        .iter()
+        .map(|f| f.rows.unwrap_or(0))
+        .sum();
+    published.profile = Some(GoldProfile {
+        accounts_per_phone: accounts_per_phone(&gold)?,
+        consent_flips,
+    });
+    published.gold_version = commit_overwrite(
+        lake,
+        schema::PHONE_CONSENT,
+        &schema::phone_consent(),
+        gold_file?,
+    )
+    .await?;
     Ok(published)
 }
 
@@ -133,68 +269,347 @@ pub async fn current(lake: &Path) -> Result<Published> {
     Ok(p)
 }
 
+/// The closing summary's counts over `phone_state` rows (gold's version and the events left
+/// at zero).
+fn count_states(batches: &[RecordBatch]) -> Result<Published> {
+    let mut p = Published::default();
+    for b in batches {
+        let column = |name: &str| {
+            b.column_by_name(name).ok_or_else(|| crate::Error::Invalid {
+                what: "silver phone_state".into(),
+                why: format!("no column {name}"),
+            })
+        };
+        let delete_type = column("delete_type")?.as_string::<i32>();
+        let consent = column("has_sms_consent")?.as_boolean();
+        let can_send = column("can_send_sms")?.as_boolean();
+        let conflicts = column("changes_after_delete")?.as_primitive::<Int64Type>();
+        p.keys += b.num_rows() as u64;
+        for i in 0..b.num_rows() {
+            if delete_type.is_valid(i) {
+                match delete_type.value(i) {
+                    "hard_delete" => p.hard_deleted += 1,
+                    _ => p.soft_deleted += 1,
+                }
+            }
+            match consent.is_valid(i).then(|| consent.value(i)) {
+                Some(true) => p.consent_true += 1,
+                Some(false) => p.consent_false += 1,
+                None => p.consent_null += 1,
+            }
+            p.can_send += u64::from(can_send.value(i));
+            p.changes_after_delete += conflicts.value(i).max(0) as u64;
+        }
+    }
+    Ok(p)
+}
+
 /// A folded key: its history and state.
 type Folded<'a> = (&'a Key, &'a KeyHistory, PhoneState);
 
-/// Folds a slice of keys and stages their `phone_events` rows in one parquet file.
+/// Folds a slice of keys and stages their `phone_events` rows, one file per kind of file
+/// the publication writes.
 fn fold_and_write_events<'a>(
     keys: &[(&'a Key, &'a KeyHistory)],
     calendar: &SnapshotCalendar,
     run_of: &HashMap<&str, i64>,
     dir: &Path,
-) -> Result<(Vec<Folded<'a>>, u64, Option<delta::StagedFile>)> {
+    publication: Publication<'_>,
+) -> Result<(Vec<Folded<'a>>, Vec<delta::StagedFile>)> {
     let folded: Vec<Folded<'a>> = keys
         .iter()
         .filter_map(|(k, h)| {
             phone_consent_core::fold(h.events(), calendar, None).map(|s| (*k, *h, s))
         })
         .collect();
-    let mut builder = EventsBuilder::default();
-    let mut writer: Option<delta::ParquetFileWriter> = None;
-    let mut total = 0u64;
-    let mut flush = |builder: &mut EventsBuilder| -> Result<()> {
-        if builder.rows == 0 {
-            return Ok(());
-        }
-        total += builder.rows as u64;
-        let batch = builder.take();
-        let w = match &mut writer {
-            Some(w) => w,
-            None => writer.insert(delta::ParquetFileWriter::create(
-                dir,
-                schema::phone_events(),
-                &delta::WriteOptions::default(),
-            )?),
-        };
-        Ok(w.write(&batch)?)
-    };
+    let run_id = publication.run_id();
+    let mut rows = EventSink::new(dir, audit_trail::rows_prefix(run_id));
+    let mut observed = EventSink::new(dir, audit_trail::OBSERVED.into());
+    let mut missing = EventSink::new(dir, audit_trail::MISSING.into());
+    let every_row = matches!(publication, Publication::Whole { .. });
+    let observed_runs = publication.touched().is_none();
     for (k, h, s) in &folded {
-        push_events(&mut builder, k, h, s, calendar, run_of);
-        if builder.rows >= EVENT_BATCH_ROWS {
-            flush(&mut builder)?;
+        let mut events: Vec<&Event> = h.events().iter().collect();
+        events.sort_by(|a, b| {
+            (a.date, a.kind.same_date_rank(), &a.provenance).cmp(&(
+                b.date,
+                b.kind.same_date_rank(),
+                &b.provenance,
+            ))
+        });
+        for e in events {
+            let run = run_of.get(&*e.provenance.file).copied();
+            match e.kind {
+                EventKind::Observed if observed_runs => observed.push(k, e, run)?,
+                EventKind::Observed => {}
+                _ if every_row || run == Some(run_id) => rows.push(k, e, run)?,
+                _ => {}
+            }
+        }
+        for date in &s.missing_at {
+            let file = calendar
+                .get(*date)
+                .map(|c| c.file.clone())
+                .unwrap_or_else(|| "".into());
+            missing.push_missing(k, *date, &file, run_of.get(&*file).copied())?;
         }
     }
-    flush(&mut builder)?;
-    let staged = writer.map(delta::ParquetFileWriter::finish).transpose()?;
-    Ok((folded, total, staged))
+    let staged = [rows, observed, missing]
+        .into_iter()
+        .filter_map(|sink| sink.finish().transpose())
+        .collect::<Result<Vec<_>>>()?;
+    Ok((folded, staged))
 }
+
+/// The fewest keys worth a folding thread of their own.
+const FOLD_SLICE_KEYS: usize = 50_000;
 
 /// Audit-trail rows gathered before they are written (bounds memory).
 const EVENT_BATCH_ROWS: usize = 65_536;
 
+/// One kind of `phone_events` file being written: rows gathered, then streamed in batches.
+struct EventSink<'d> {
+    dir: &'d Path,
+    prefix: String,
+    builder: EventsBuilder,
+    writer: Option<delta::ParquetFileWriter>,
+}
+
+impl<'d> EventSink<'d> {
+    fn new(dir: &'d Path, prefix: String) -> Self {
+        EventSink {
+            dir,
+            prefix,
+            builder: EventsBuilder::default(),
+            writer: None,
+        }
+    }
+
+    fn push(&mut self, k: &Key, e: &Event, run_id: Option<i64>) -> Result<()> {
+        self.builder.push(k, e, run_id);
+        self.flush_when_full()
+    }
+
+    fn push_missing(&mut self, k: &Key, date: Date, file: &str, run: Option<i64>) -> Result<()> {
+        self.builder.push_missing(k, date, file, run);
+        self.flush_when_full()
+    }
+
+    fn flush_when_full(&mut self) -> Result<()> {
+        match self.builder.rows >= EVENT_BATCH_ROWS {
+            true => self.flush(),
+            false => Ok(()),
+        }
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.builder.rows == 0 {
+            return Ok(());
+        }
+        let batch = self.builder.take();
+        let writer = match &mut self.writer {
+            Some(w) => w,
+            None => self.writer.insert(delta::ParquetFileWriter::create(
+                self.dir,
+                schema::phone_events(),
+                &delta::WriteOptions {
+                    file_prefix: Some(self.prefix.clone()),
+                    ..schema::keyed_write_options(schema::PHONE_EVENTS)
+                },
+            )?),
+        };
+        Ok(writer.write(&batch)?)
+    }
+
+    /// The staged file (`None` when no row was pushed).
+    fn finish(mut self) -> Result<Option<delta::StagedFile>> {
+        self.flush()?;
+        Ok(self
+            .writer
+            .map(delta::ParquetFileWriter::finish)
+            .transpose()?)
+    }
+}
+
 async fn write_and_commit(
     lake: &Path,
     table: &str,
-    schema: &deltalake::arrow::datatypes::Schema,
-    batch: RecordBatch,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
 ) -> Result<i64> {
-    let dir = lake.join(table);
-    let files = if batch.num_rows() > 0 {
-        vec![delta::write_parquet(&dir, &[batch])?]
-    } else {
-        vec![]
+    let file = stage(lake, table, batches)?;
+    commit_overwrite(lake, table, schema, file).await
+}
+
+/// Stages a table's rows in one file (`None` when there are none).
+fn stage(lake: &Path, table: &str, batches: &[RecordBatch]) -> Result<Option<delta::StagedFile>> {
+    let batches: Vec<RecordBatch> = batches
+        .iter()
+        .filter(|b| b.num_rows() > 0)
+        .cloned()
+        .collect();
+    if batches.is_empty() {
+        return Ok(None);
+    }
+    let options = schema::keyed_write_options(table);
+    Ok(Some(delta::write_parquet_with(
+        lake.join(table),
+        &batches,
+        &options,
+    )?))
+}
+
+/// For each number of accounts a phone is on in gold, how many phones are on that many.
+fn accounts_per_phone(gold: &[RecordBatch]) -> Result<BTreeMap<u64, u64>> {
+    let mut accounts: HashMap<&str, u64, foldhash::fast::RandomState> = HashMap::default();
+    for b in gold {
+        let phones = gold_column(b, "phone_number")?.as_string::<i32>();
+        for phone in phones.iter().flatten() {
+            *accounts.entry(phone).or_default() += 1;
+        }
+    }
+    let mut histogram = BTreeMap::new();
+    for n in accounts.into_values() {
+        *histogram.entry(n).or_default() += 1;
+    }
+    Ok(histogram)
+}
+
+/// `consent_flips` of a touched-keys publication: the keys of the previous gold
+/// (`previous`, all its rows) and how many of the touched ones (`before`: their previous
+/// rows) now say otherwise in `after` (their new rows).
+fn consent_flips_of<'a>(
+    before: &'a [RecordBatch],
+    after: &'a RecordBatch,
+    previous: impl Iterator<Item = &'a RecordBatch>,
+) -> Result<(u64, u64)> {
+    let keyed = |b: &'a RecordBatch| -> Result<Vec<StoredConsent<'a>>> {
+        let accounts = gold_column(b, "account_number")?.as_string::<i32>();
+        let phones = gold_column(b, "phone_number")?.as_string::<i32>();
+        let consent = gold_column(b, "has_sms_consent")?.as_boolean();
+        Ok((0..b.num_rows())
+            .map(|i| {
+                let said = consent.is_valid(i).then(|| consent.value(i));
+                ((accounts.value(i), phones.value(i)), said)
+            })
+            .collect())
     };
-    Ok(delta::commit(&dir, schema, files, CommitMode::Overwrite).await?)
+    let mut was: HashMap<(&str, &str), Option<bool>> = HashMap::new();
+    for b in before {
+        was.extend(keyed(b)?);
+    }
+    let flipped = keyed(after)?
+        .into_iter()
+        .filter(|(key, now)| was.get(key).is_some_and(|then| then != now))
+        .count() as u64;
+    let keys = previous.map(|b| b.num_rows() as u64).sum();
+    Ok((keys, flipped))
+}
+
+/// A gold row's key (account, phone) and `has_sms_consent`.
+type StoredConsent<'a> = ((&'a str, &'a str), Option<bool>);
+
+fn gold_column<'b>(b: &'b RecordBatch, name: &str) -> Result<&'b ArrayRef> {
+    b.column_by_name(name).ok_or_else(|| crate::Error::Invalid {
+        what: "gold phone_consent".into(),
+        why: format!("no column {name}"),
+    })
+}
+
+/// The batches split in two runs of about equal rows (slices, not copies).
+fn halves(batches: &[RecordBatch]) -> (Vec<RecordBatch>, Vec<RecordBatch>) {
+    let total: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    let mut left = total / 2;
+    let (mut first, mut second) = (Vec::new(), Vec::new());
+    for b in batches {
+        let take = left.min(b.num_rows());
+        if take > 0 {
+            first.push(b.slice(0, take));
+        }
+        if take < b.num_rows() {
+            second.push(b.slice(take, b.num_rows() - take));
+        }
+        left -= take;
+    }
+    (first, second)
+}
+
+/// Replaces a table's rows with the staged file's.
+async fn commit_overwrite(
+    lake: &Path,
+    table: &str,
+    schema: &SchemaRef,
+    file: Option<delta::StagedFile>,
+) -> Result<i64> {
+    let files = file.into_iter().collect();
+    Ok(delta::commit(lake.join(table), schema, files, CommitMode::Overwrite).await?)
+}
+
+/// The rows a touched-keys publication keeps from the tables it rewrites.
+struct CarriedOver {
+    missing: Vec<RecordBatch>,
+    state: Vec<RecordBatch>,
+    gold: Vec<RecordBatch>,
+    /// Gold's rows of the touched keys before the run (for `consent_flips`).
+    gold_touched: Vec<RecordBatch>,
+    conflicts: Vec<RecordBatch>,
+}
+
+/// Reads the rows of every key but `keys` from the tables a touched-keys publication
+/// rewrites: `phone_state` on one thread, the others on a second.
+async fn carry_over(lake: &Path, keys: &Arc<KeySet>) -> Result<CarriedOver> {
+    let missing_files: Vec<_> = delta::data_files(lake.join(schema::PHONE_EVENTS))
+        .await?
+        .into_iter()
+        .filter(|f| f.has_prefix(audit_trail::MISSING))
+        .collect();
+    let state_files = delta::data_files(lake.join(schema::PHONE_STATE)).await?;
+    let gold_files = delta::data_files(lake.join(schema::PHONE_CONSENT)).await?;
+    let conflict_files = delta::data_files(lake.join(schema::CHANGE_AFTER_DELETE)).await?;
+    let read = |files: &[delta::DataFile], schema: SchemaRef| {
+        audit_trail::rows_of_other_keys(files, &schema, keys, 1)
+    };
+    std::thread::scope(|scope| {
+        let state = scope.spawn(|| read(&state_files, schema::phone_state()));
+        let (gold, gold_touched) =
+            audit_trail::rows_by_keys(&gold_files, &schema::phone_consent(), keys, 1)?;
+        let missing = read(&missing_files, schema::phone_events())?;
+        let conflicts = read(&conflict_files, schema::change_after_delete())?;
+        Ok(CarriedOver {
+            state: state.join().expect("reading phone_state")?,
+            gold,
+            gold_touched,
+            missing,
+            conflicts,
+        })
+    })
+}
+
+/// Silver `change_after_delete` rows of these folded keys.
+fn change_after_delete_batch(folded: &[Folded<'_>]) -> RecordBatch {
+    let mut account = StringBuilder::new();
+    let mut phone = StringBuilder::new();
+    let mut date = Date32Builder::new();
+    let mut file = StringBuilder::new();
+    let mut line = Int64Builder::new();
+    for (k, _, s) in folded {
+        for e in &s.changes_after_delete {
+            account.append_value(k.account.text());
+            phone.append_value(k.phone.e164(&mut [0; 12]));
+            date.append_value(e.date.days());
+            file.append_value(&*e.file);
+            line.append_option(e.line.map(|l| l as i64));
+        }
+    }
+    let arrays: Vec<ArrayRef> = vec![
+        Arc::new(account.finish()),
+        Arc::new(phone.finish()),
+        Arc::new(date.finish()),
+        Arc::new(file.finish()),
+        Arc::new(line.finish()),
+    ];
+    RecordBatch::try_new(schema::change_after_delete(), arrays)
+        .expect("change_after_delete batch matches its schema")
 }
 
 /// Gold `phone_consent` rows of these states, in the given order.
@@ -230,7 +645,7 @@ pub fn gold_batch<'a>(states: impl Iterator<Item = (&'a Key, &'a PhoneState)>) -
     RecordBatch::try_new(schema::phone_consent(), arrays).expect("gold batch matches its schema")
 }
 
-fn state_batch(folded: &[(&Key, &KeyHistory, PhoneState)], p: &mut Published) -> RecordBatch {
+fn state_batch(folded: &[Folded<'_>]) -> RecordBatch {
     let mut text = [(); 8].map(|_| StringBuilder::new());
     let mut consent = BooleanBuilder::new();
     let mut consent_at = Date32Builder::new();
@@ -270,20 +685,6 @@ fn state_batch(folded: &[(&Key, &KeyHistory, PhoneState)], p: &mut Published) ->
         by_file.append_option(by.map(|e| &*e.file));
         by_line.append_option(by.and_then(|e| e.line).map(|l| l as i64));
         conflicts.append_value(s.changes_after_delete.len() as i64);
-
-        p.keys += 1;
-        match s.deletion.as_ref().map(|d| d.kind) {
-            Some(phone_consent_core::DeleteType::Hard) => p.hard_deleted += 1,
-            Some(phone_consent_core::DeleteType::Soft) => p.soft_deleted += 1,
-            None => {}
-        }
-        match s.consent.map(|c| c.consent) {
-            Some(true) => p.consent_true += 1,
-            Some(false) => p.consent_false += 1,
-            None => p.consent_null += 1,
-        }
-        p.can_send += u64::from(decision.allowed);
-        p.changes_after_delete += s.changes_after_delete.len() as u64;
     }
     let [
         mut deleted_at,
@@ -315,40 +716,6 @@ fn state_batch(folded: &[(&Key, &KeyHistory, PhoneState)], p: &mut Published) ->
     RecordBatch::try_new(schema::phone_state(), arrays).expect("state batch matches its schema")
 }
 
-/// Silver `phone_events` rows of one key: its stored events, flagged when they are a
-/// `change_after_delete`, and its derived `missing` events.
-fn push_events(
-    b: &mut EventsBuilder,
-    k: &Key,
-    h: &KeyHistory,
-    s: &PhoneState,
-    calendar: &SnapshotCalendar,
-    run_of: &HashMap<&str, i64>,
-) {
-    let mut events: Vec<&Event> = h.events().iter().collect();
-    events.sort_by(|a, b| {
-        (a.date, a.kind.same_date_rank(), &a.provenance).cmp(&(
-            b.date,
-            b.kind.same_date_rank(),
-            &b.provenance,
-        ))
-    });
-    for e in events {
-        let conflict = e.kind == EventKind::Changed
-            && s.changes_after_delete
-                .iter()
-                .any(|c| c.file == e.provenance.file && c.line == Some(e.provenance.line));
-        b.push(k, e, conflict, run_of.get(&*e.provenance.file).copied());
-    }
-    for date in &s.missing_at {
-        let file = calendar
-            .get(*date)
-            .map(|c| c.file.clone())
-            .unwrap_or_else(|| "".into());
-        b.push_missing(k, *date, &file, run_of.get(&*file).copied());
-    }
-}
-
 #[derive(Default)]
 struct EventsBuilder {
     rows: usize,
@@ -365,12 +732,11 @@ struct EventsBuilder {
     attrs: [StringBuilder; 6],
     consent: BooleanBuilder,
     consent_date: Date32Builder,
-    conflict: BooleanBuilder,
     run_id: Int64Builder,
 }
 
 impl EventsBuilder {
-    fn push(&mut self, k: &Key, e: &Event, conflict: bool, run_id: Option<i64>) {
+    fn push(&mut self, k: &Key, e: &Event, run_id: Option<i64>) {
         self.rows += 1;
         self.run_id.append_option(run_id);
         self.account.append_value(k.account.text());
@@ -389,16 +755,9 @@ impl EventsBuilder {
         self.consent.append_option(e.consent.map(|c| c.consent));
         self.consent_date
             .append_option(e.consent.map(|c| c.date.days()));
-        self.conflict.append_value(conflict);
     }
 
-    fn push_missing(
-        &mut self,
-        k: &Key,
-        date: phone_consent_core::Date,
-        file: &str,
-        run_id: Option<i64>,
-    ) {
+    fn push_missing(&mut self, k: &Key, date: Date, file: &str, run_id: Option<i64>) {
         self.rows += 1;
         self.run_id.append_option(run_id);
         self.account.append_value(k.account.text());
@@ -416,7 +775,6 @@ impl EventsBuilder {
         }
         self.consent.append_null();
         self.consent_date.append_null();
-        self.conflict.append_value(false);
     }
 
     /// The gathered rows as a batch; the builder starts afresh.
@@ -442,7 +800,6 @@ impl EventsBuilder {
         arrays.extend([
             Arc::new(self.consent.finish()) as ArrayRef,
             Arc::new(self.consent_date.finish()),
-            Arc::new(self.conflict.finish()),
             Arc::new(self.run_id.finish()),
         ]);
         RecordBatch::try_new(schema::phone_events(), arrays)

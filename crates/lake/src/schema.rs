@@ -6,7 +6,7 @@ use std::sync::Arc;
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use phone_consent_core::FileKind;
 
-use crate::delta::WriteOptions;
+use crate::delta::{Codec, WriteOptions};
 use phone_consent_feed::contract;
 
 /// Bronze `rejects`.
@@ -15,6 +15,8 @@ pub const REJECTS: &str = "bronze/rejects";
 pub const PHONE_EVENTS: &str = "silver/phone_events";
 /// Silver `phone_state`.
 pub const PHONE_STATE: &str = "silver/phone_state";
+/// Silver `change_after_delete`: change records that met a deleted key.
+pub const CHANGE_AFTER_DELETE: &str = "silver/change_after_delete";
 /// Silver `snapshots`, the snapshot calendar.
 pub const SNAPSHOTS: &str = "silver/snapshots";
 /// Gold `phone_consent`.
@@ -98,6 +100,21 @@ pub fn bronze_write_options() -> WriteOptions {
     }
 }
 
+/// Write options of the silver and gold tables: their key columns are nearly unique per
+/// row, so a dictionary would only be built to be thrown away. Silver, which every run reads
+/// back and rewrites, is left uncompressed (its dictionaries already shrink it; a codec cost
+/// a fifth of a weekly run's CPU); gold keeps snappy.
+pub fn keyed_write_options(table: &str) -> WriteOptions {
+    WriteOptions {
+        codec: match table.starts_with("silver/") {
+            true => Codec::Uncompressed,
+            false => Codec::Snappy,
+        },
+        plain_columns: vec!["account_number".into(), "phone_number".into()],
+        ..WriteOptions::default()
+    }
+}
+
 /// Bronze schema of a kind: every contract column as written (PII as keyed hashes), the
 /// normalised key (`key_account`, `key_phone`) and event date, and where the row came from.
 pub fn bronze(kind: FileKind) -> SchemaRef {
@@ -151,7 +168,6 @@ pub fn phone_events() -> SchemaRef {
         utf8("record_id", true),
         boolean("consent", true),
         date("consent_date", true),
-        boolean("change_after_delete", false),
         int64("run_id", true),
     ]))
 }
@@ -182,6 +198,18 @@ pub fn phone_state() -> SchemaRef {
         utf8("decided_by_file", true),
         int64("decided_by_line", true),
         int64("changes_after_delete", false),
+    ]))
+}
+
+/// Silver `change_after_delete` (SEMANTICS §3): one row per change record that met a
+/// deleted key — the conflict the rules log and otherwise ignore.
+pub fn change_after_delete() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        utf8("account_number", false),
+        utf8("phone_number", false),
+        date("event_date", false),
+        utf8("source_file", false),
+        int64("line", true),
     ]))
 }
 

@@ -15,9 +15,11 @@ use crate::{Scratch, bin, ok, shared};
 
 /// The queries whose results must not depend on how the feed was split into runs (the
 /// audit trail's `run_id` does, by design).
-const TABLES: [&str; 4] = [
+const TABLES: [&str; 5] = [
     "SELECT * FROM phone_consent ORDER BY account_number, phone_number",
     "SELECT * FROM phone_state ORDER BY account_number, phone_number",
+    "SELECT * FROM change_after_delete \
+     ORDER BY account_number, phone_number, event_date, source_file, line",
     "SELECT * FROM snapshots ORDER BY snapshot_date",
     "SELECT * EXCEPT (run_id) FROM phone_events \
      ORDER BY account_number, phone_number, event_date, event, source_file, line",
@@ -102,7 +104,19 @@ struct Reference {
     feed: PathBuf,
     files: Vec<PathBuf>,
     tables: Vec<Vec<String>>,
+    /// The closing summary's counts (gold's version left out).
+    published: phone_consent_lake::publish::Published,
     _scratch: Scratch,
+}
+
+/// A publication's counts without gold's version (which counts runs) and the quality
+/// profile (which a run that publishes nothing does not have).
+fn counts(summary: &phone_consent_lake::RunSummary) -> phone_consent_lake::publish::Published {
+    phone_consent_lake::publish::Published {
+        gold_version: 0,
+        profile: None,
+        ..summary.published.clone()
+    }
 }
 
 fn reference(name: &str, feed: impl FnOnce(&Path) -> PathBuf) -> Reference {
@@ -110,8 +124,9 @@ fn reference(name: &str, feed: impl FnOnce(&Path) -> PathBuf) -> Reference {
     let feed = feed(scratch.path());
     let rt = runtime();
     let lake = scratch.path().join("lake");
-    run_lib(&rt, &feed, &lake);
+    let summary = run_lib(&rt, &feed, &lake);
     Reference {
+        published: counts(&summary),
         files: feed_files(&feed),
         tables: tables(&rt, &lake),
         feed,
@@ -160,6 +175,7 @@ fn split_run_compare(r: &Reference, assign: &[u8], order: &[u8], batches: usize,
     for (i, o) in order.iter().enumerate().take(batches) {
         runs.swap(i, i + usize::from(*o) % (batches - i));
     }
+    let mut last = None;
     for (n, run) in runs.iter().enumerate() {
         let data = if keep_old {
             scratch.path().join("data")
@@ -174,8 +190,10 @@ fn split_run_compare(r: &Reference, assign: &[u8], order: &[u8], batches: usize,
             .map(|(f, _)| f)
             .collect();
         copy_files(&r.feed, &files, &data);
-        run_lib(&rt, &data, &lake);
+        last = Some(run_lib(&rt, &data, &lake));
     }
+    let last = last.expect("at least one run");
+    assert_eq!(counts(&last), r.published, "the last run's closing counts");
     let got = tables(&rt, &lake);
     for (q, (want, got)) in TABLES.iter().zip(r.tables.iter().zip(&got)) {
         assert_eq!(want.len(), got.len(), "row count of {q}");
@@ -413,6 +431,48 @@ fn a_late_change_file_refolds_the_keys_it_touches() {
     let late = LateFile::run("incremental-late-change", |f| is_change(f), 100, true);
     assert_eq!(late.second["mode"], "incremental");
     assert_eq!(late.second["files_skipped"], late.files);
+    // Its audit trail: the run appended its own row events and rewrote only the derived
+    // `missing` events; no earlier row event or observed run was rewritten.
+    let (added, removed) = last_commit_files(&late.s.path().join("lake/silver/phone_events"));
+    assert!(
+        removed.iter().all(|f| f.starts_with("missing-")),
+        "{removed:?}"
+    );
+    let rows: Vec<_> = added
+        .iter()
+        .filter(|f| f.starts_with("rows-run2-"))
+        .collect();
+    assert_eq!(rows.len(), 1, "{added:?}");
+    assert!(
+        added
+            .iter()
+            .all(|f| f.starts_with("rows-run2-") || f.starts_with("missing-")),
+        "{added:?}"
+    );
+}
+
+/// The data files a table's latest commit added and removed, by name.
+fn last_commit_files(table: &Path) -> (Vec<String>, Vec<String>) {
+    let log = table.join("_delta_log");
+    let last = std::fs::read_dir(&log)
+        .expect("delta log")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .max()
+        .expect("a commit");
+    let (mut added, mut removed) = (vec![], vec![]);
+    for line in std::fs::read_to_string(log.join(last))
+        .expect("commit")
+        .lines()
+    {
+        let action: serde_json::Value = serde_json::from_str(line).expect("json action");
+        for (kind, out) in [("add", &mut added), ("remove", &mut removed)] {
+            if let Some(path) = action[kind]["path"].as_str() {
+                out.push(path.to_owned());
+            }
+        }
+    }
+    (added, removed)
 }
 
 #[test]

@@ -325,6 +325,20 @@ fn every_check_fires_on_a_feed_damaged_on_purpose() {
     let s2 = statuses(&second["quality"]);
     assert_eq!(s2["late_files"], "warn", "{}", second["quality"]);
     assert_eq!(s2["consent_flips"], "warn", "{}", second["quality"]);
+    // Run 2 re-folded only the keys its files touched and counted the flips itself: the
+    // same count as a join of the two gold versions.
+    assert_eq!(second["mode"], "incremental");
+    let flips = second["quality"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "consent_flips")
+        .unwrap()["detail"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let joined = gold_versions_join(&lake, second["gold_version"].as_i64().unwrap());
+    assert!(flips.starts_with(&joined), "{flips} vs the join's {joined}");
     // Checks judge this run's files only: run 1's damage does not fire again.
     for check in [
         "schema_drift",
@@ -392,4 +406,33 @@ fn a_quality_config_overrides_thresholds_and_a_bad_one_is_a_clear_error() {
     );
     assert_eq!(code, 0);
     assert!(defaults.contains("[uncovered_days]"));
+}
+
+/// "F of K keys": gold's keys in both `version` and the one before it, and how many changed
+/// `has_sms_consent`, by a SQL join of the two versions.
+fn gold_versions_join(lake: &Path, version: i64) -> String {
+    use phone_consent_lake::arrow::array::AsArray;
+    use phone_consent_lake::arrow::datatypes::Int64Type;
+    use phone_consent_lake::delta;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let gold = lake.join("gold/phone_consent");
+        let ctx = delta::empty_context();
+        delta::register_table(&ctx, "now", &gold, Some(version))
+            .await
+            .unwrap();
+        delta::register_table(&ctx, "before", &gold, Some(version - 1))
+            .await
+            .unwrap();
+        let b = delta::query(
+            &ctx,
+            "SELECT count(*) AS keys, count(CASE WHEN b.has_sms_consent IS DISTINCT FROM \
+             n.has_sms_consent THEN 1 END) AS flipped FROM before b JOIN now n \
+             ON b.account_number = n.account_number AND b.phone_number = n.phone_number",
+        )
+        .await
+        .unwrap();
+        let value = |c: usize| b[0].column(c).as_primitive::<Int64Type>().value(0);
+        format!("{} of {} keys", value(1), value(0))
+    })
 }

@@ -128,6 +128,7 @@ fn a_file_older_than_the_newest_applied_of_its_kind_is_late() {
     ];
     let rejects = BTreeMap::new();
     let facts = RunFacts {
+        gold_profile: None,
         run_id: 2,
         files: &files,
         refused: &[],
@@ -200,6 +201,7 @@ fn file_checks_name_files_and_counts_never_values() {
     let ledger = Ledger::default();
     let refused = [("e0".to_owned(), "why".to_owned())];
     let facts = RunFacts {
+        gold_profile: None,
         run_id: 1,
         files: &files,
         refused: &refused,
