@@ -135,13 +135,26 @@ pub async fn load_stored(
     keys: Option<&Arc<KeySet>>,
     threads: usize,
 ) -> Result<KeyMap<Vec<Event>>> {
-    let files: Vec<DataFile> = delta::data_files(lake.join(schema::PHONE_EVENTS))
+    read_stored(&stored_files(lake).await?, keys, threads)
+}
+
+/// The data files of silver `phone_events` that hold stored events (not `missing` ones).
+pub async fn stored_files(lake: &Path) -> Result<Vec<DataFile>> {
+    Ok(delta::data_files(lake.join(schema::PHONE_EVENTS))
         .await?
         .into_iter()
         .filter(|f| !f.has_prefix(MISSING))
-        .collect();
+        .collect())
+}
+
+/// [`load_stored`] from these files of [`stored_files`].
+pub fn read_stored(
+    files: &[DataFile],
+    keys: Option<&Arc<KeySet>>,
+    threads: usize,
+) -> Result<KeyMap<Vec<Event>>> {
     let predicate = keys.map(|k| k.predicate(true));
-    let parts = delta::read_files(&files, predicate.as_ref(), threads, |_, b| {
+    let parts = delta::read_files(files, predicate.as_ref(), threads, |_, b| {
         Ok(decode_events(&b, &mut FileNames::default()))
     })?;
     let mut out: KeyMap<Vec<Event>> = KeyMap::default();

@@ -333,16 +333,15 @@ pub async fn run(options: &RunOptions, progress: &dyn Progress) -> Result<RunSum
     // re-folded, their stored events read once the new files are.
     let with_snapshot = tasks.iter().any(|t| matches!(t, Task::Snapshot(..)));
     let threads = options.threads.max(1);
-    let mut reconciler = match summary.mode {
+    // (Read beside the new files, before the first is merged.)
+    let silver_files = match summary.mode {
         RunMode::Incremental if with_snapshot => {
-            progress.stage("reading silver");
-            let stored = audit_trail::load_stored(&options.lake, None, threads).await?;
-            let histories = stored
-                .into_iter()
-                .map(|(key, events)| (key, KeyHistory::from_events(events)))
-                .collect();
-            Reconciler::from_parts(histories, calendar.clone())
+            progress.stage("reading silver and the new files");
+            Some(audit_trail::stored_files(&options.lake).await?)
         }
+        _ => None,
+    };
+    let mut reconciler = match summary.mode {
         RunMode::Incremental => Reconciler::from_parts(KeyMap::default(), calendar.clone()),
         _ => Reconciler::new(),
     };
@@ -370,6 +369,9 @@ pub async fn run(options: &RunOptions, progress: &dyn Progress) -> Result<RunSum
     let lake = options.lake.clone();
 
     std::thread::scope(|scope| -> Result<()> {
+        let mut silver = silver_files
+            .as_deref()
+            .map(|files| scope.spawn(move || audit_trail::read_stored(files, None, threads)));
         for _ in 0..threads {
             let tx = tx.clone();
             let (tasks, next, merged, advanced, lake) = (&tasks, &next, &merged, &advanced, &lake);
@@ -413,6 +415,15 @@ pub async fn run(options: &RunOptions, progress: &dyn Progress) -> Result<RunSum
                 }
             }
             while let Some(done) = pending.remove(&expected) {
+                if let Some(reader) = silver.take() {
+                    let histories = reader
+                        .join()
+                        .expect("silver reader panicked")?
+                        .into_iter()
+                        .map(|(key, events)| (key, KeyHistory::from_events(events)))
+                        .collect();
+                    reconciler = Reconciler::from_parts(histories, calendar.clone());
+                }
                 let applied = Applied {
                     summary: &mut summary,
                     rejects: &mut rejects,
@@ -514,7 +525,11 @@ pub async fn run(options: &RunOptions, progress: &dyn Progress) -> Result<RunSum
         ledger_mode,
     )
     .await?;
-    let newest_snapshot = reconciler.calendar().newest();
+    let calendar = reconciler.calendar().clone();
+    // Freeing millions of events takes a second or more: done beside the run's last steps
+    // (a process that ends first just skips it).
+    std::thread::spawn(move || drop(reconciler));
+    let newest_snapshot = calendar.newest();
     check_quality(
         options,
         &mut summary,
@@ -524,7 +539,7 @@ pub async fn run(options: &RunOptions, progress: &dyn Progress) -> Result<RunSum
     )
     .await?;
     summary.elapsed = started.elapsed();
-    record_run(options, &summary, started_at_us, reconciler.calendar()).await?;
+    record_run(options, &summary, started_at_us, &calendar).await?;
     Ok(summary)
 }
 
