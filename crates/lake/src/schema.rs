@@ -111,6 +111,9 @@ pub fn keyed_write_options(table: &str) -> WriteOptions {
             false => Codec::Snappy,
         },
         plain_columns: vec!["account_number".into(), "phone_number".into()],
+        // A writer holds a row group's encoded pages until it ends: uncompressed, a million
+        // rows of the audit trail would be ~80 MB per writer.
+        max_row_group_rows: 256 * 1024,
         ..WriteOptions::default()
     }
 }
