@@ -329,11 +329,11 @@ pub async fn run(options: &RunOptions, progress: &dyn Progress) -> Result<RunSum
     let pii = PiiHasher::for_lake(&options.lake)?;
 
     // An incremental run with a snapshot re-folds every key: silver's histories are read
-    // first, for the snapshot to extend. Without one, only the keys its rows touch are
-    // re-folded, their stored events read once the new files are.
+    // beside the new files and taken in before the first is merged, for the snapshot to
+    // extend. Without one, only the keys its rows touch are re-folded, their stored events
+    // read once the new files are.
     let with_snapshot = tasks.iter().any(|t| matches!(t, Task::Snapshot(..)));
     let threads = options.threads.max(1);
-    // (Read beside the new files, before the first is merged.)
     let silver_files = match summary.mode {
         RunMode::Incremental if with_snapshot => {
             progress.stage("reading silver and the new files");
@@ -369,6 +369,11 @@ pub async fn run(options: &RunOptions, progress: &dyn Progress) -> Result<RunSum
     let lake = options.lake.clone();
 
     std::thread::scope(|scope| -> Result<()> {
+        // Lets waiting workers finish so the scope can end when the merge fails.
+        let release = || {
+            *merged.lock().expect("merge counter") = usize::MAX / 2;
+            advanced.notify_all();
+        };
         let mut silver = silver_files
             .as_deref()
             .map(|files| scope.spawn(move || audit_trail::read_stored(files, None, threads)));
@@ -408,17 +413,15 @@ pub async fn run(options: &RunOptions, progress: &dyn Progress) -> Result<RunSum
                 }
                 Err(e) => {
                     failure.get_or_insert(e);
-                    // Let waiting workers finish so the scope can end.
-                    *merged.lock().expect("merge counter") = usize::MAX / 2;
-                    advanced.notify_all();
+                    release();
                     continue;
                 }
             }
             while let Some(done) = pending.remove(&expected) {
                 if let Some(reader) = silver.take() {
-                    let histories = reader
-                        .join()
-                        .expect("silver reader panicked")?
+                    let stored = reader.join().expect("silver reader panicked");
+                    let stored = stored.inspect_err(|_| release())?;
+                    let histories = stored
                         .into_iter()
                         .map(|(key, events)| (key, KeyHistory::from_events(events)))
                         .collect();
@@ -433,7 +436,8 @@ pub async fn run(options: &RunOptions, progress: &dyn Progress) -> Result<RunSum
                     at_us: started_at_us,
                     replaced: &arrivals.replaced,
                 };
-                apply(done, derive_from_feed.then_some(&mut reconciler), applied)?;
+                apply(done, derive_from_feed.then_some(&mut reconciler), applied)
+                    .inspect_err(|_| release())?;
                 expected += 1;
                 *merged.lock().expect("merge counter") = expected;
                 advanced.notify_all();
