@@ -162,10 +162,12 @@ pub async fn publish(
                 event_files.push(file);
             }
             state.extend(carried.state);
+            let previous_keys = carried.gold.iter().chain(&carried.gold_touched);
+            let previous_keys = previous_keys.map(|b| b.num_rows() as u64).sum();
             consent_flips = Some(consent_flips_of(
                 &carried.gold_touched,
                 &gold[0],
-                carried.gold.iter().chain(&carried.gold_touched),
+                previous_keys,
             )?);
             gold.extend(carried.gold);
             conflicts.extend(carried.conflicts);
@@ -475,13 +477,13 @@ fn accounts_per_phone(gold: &[RecordBatch]) -> Result<BTreeMap<u64, u64>> {
     Ok(histogram)
 }
 
-/// `consent_flips` of a touched-keys publication: the keys of the previous gold
-/// (`previous`, all its rows) and how many of the touched ones (`before`: their previous
-/// rows) now say otherwise in `after` (their new rows).
+/// `consent_flips` of a touched-keys publication: the previous gold's keys
+/// (`previous_keys`) and how many of the touched ones (`before`: their previous rows) now
+/// say otherwise in `after` (their new rows).
 fn consent_flips_of<'a>(
     before: &'a [RecordBatch],
     after: &'a RecordBatch,
-    previous: impl Iterator<Item = &'a RecordBatch>,
+    previous_keys: u64,
 ) -> Result<(u64, u64)> {
     let keyed = |b: &'a RecordBatch| -> Result<Vec<StoredConsent<'a>>> {
         let accounts = gold_column(b, "account_number")?.as_string::<i32>();
@@ -502,8 +504,7 @@ fn consent_flips_of<'a>(
         .into_iter()
         .filter(|(key, now)| was.get(key).is_some_and(|then| then != now))
         .count() as u64;
-    let keys = previous.map(|b| b.num_rows() as u64).sum();
-    Ok((keys, flipped))
+    Ok((previous_keys, flipped))
 }
 
 /// A gold row's key (account, phone) and `has_sms_consent`.
