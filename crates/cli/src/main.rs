@@ -8,6 +8,7 @@ mod output;
 mod progress;
 mod report;
 mod run;
+mod serve;
 
 use std::path::PathBuf;
 
@@ -163,6 +164,41 @@ enum Command {
         /// Random seed: the same seed writes the same bytes.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+    },
+    /// Serve the HTTP API: can_send_sms single and batch, a phone's timeline, health,
+    /// Prometheus metrics and /openapi.json. Swaps in each newer gold version without a
+    /// restart. Every /v1 route needs a bearer API key.
+    #[command(
+        after_help = "Examples:\n  phone-consent serve --lake ./lake --api-keys-file keys.txt\n  PHONE_CONSENT_API_KEYS=key1,key2 phone-consent serve --addr 0.0.0.0:8080\n  curl -H \"Authorization: Bearer $KEY\" 'http://127.0.0.1:8080/v1/can-send-sms?account=1001&phone=2125550101'"
+    )]
+    Serve {
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: std::net::SocketAddr,
+        /// API keys, one per line (blank lines and # comments ignored); or set
+        /// PHONE_CONSENT_API_KEYS (comma-separated).
+        #[arg(long, value_name = "PATH")]
+        api_keys_file: Option<PathBuf>,
+        /// Serve without authentication (refused unless said explicitly).
+        #[arg(long)]
+        insecure_no_auth: bool,
+        /// Deny with stale_data when the newest snapshot is more than DAYS old.
+        #[arg(long, value_name = "DAYS")]
+        max_snapshot_age: Option<u32>,
+        /// /v1 requests answered at once; more get 503 with Retry-After.
+        #[arg(long, default_value_t = 1024)]
+        max_in_flight: usize,
+        /// The largest batch request body, in MiB.
+        #[arg(long, default_value_t = 64)]
+        max_batch_mib: usize,
+        /// The longest a request may take, in seconds (then 503).
+        #[arg(long, default_value_t = 30)]
+        request_timeout: u64,
+        /// How often to look for a newer gold version, in seconds.
+        #[arg(long, default_value_t = 2)]
+        poll: u64,
+        #[command(flatten)]
+        lake: LakeArg,
     },
     /// Generate a small feed, run the pipeline on it and explain a few checks.
     #[command(after_help = "Example:\n  phone-consent demo")]
@@ -336,6 +372,33 @@ fn dispatch(cli: Cli) -> Result<Outcome> {
                 out.join("truth.csv").display()
             );
             Ok(Outcome::Done)
+        }
+        Command::Serve {
+            addr,
+            api_keys_file,
+            insecure_no_auth,
+            max_snapshot_age,
+            max_in_flight,
+            max_batch_mib,
+            request_timeout,
+            poll,
+            lake,
+        } => {
+            let how = serve::How {
+                addr,
+                api_keys_file,
+                insecure_no_auth,
+                max_snapshot_age,
+                max_in_flight,
+                max_batch_bytes: max_batch_mib << 20,
+                request_timeout: std::time::Duration::from_secs(request_timeout),
+                poll: std::time::Duration::from_secs(poll.max(1)),
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            done(runtime.block_on(serve::serve(lake.path, how)))
         }
         Command::Demo { feed, lake } => done(runtime()?.block_on(demo::demo(&feed, &lake.path))),
     }

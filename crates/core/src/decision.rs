@@ -128,11 +128,11 @@ pub fn decide(state: Option<&PhoneState>) -> Decision {
 
 /// SEMANTICS §7 from raw input: normalise (`invalid_input`), apply the data-age policy
 /// (`stale_data`), look the key up and decide. Every failure is a FALSE with its reason.
-pub fn can_send_sms(
+pub fn can_send_sms<'a>(
     account: &str,
     phone: &str,
     freshness: Option<&Freshness>,
-    lookup: impl FnOnce(&Key) -> Option<PhoneState>,
+    lookup: impl FnOnce(&Key) -> Option<&'a PhoneState>,
 ) -> (Option<Key>, Decision) {
     let Some(key) = Key::parse_input(account, phone) else {
         return (None, deny(Reason::InvalidInput, None));
@@ -141,7 +141,7 @@ pub fn can_send_sms(
         return (Some(key), deny(Reason::StaleData, None));
     }
     let state = lookup(&key);
-    (Some(key), decide(state.as_ref()))
+    (Some(key), decide(state))
 }
 
 fn deny(reason: Reason, decided_by: Option<Evidence>) -> Decision {
@@ -254,9 +254,8 @@ mod tests {
             today: Date::from_days(135),
             ..stale
         };
-        let (key, d) = can_send_sms("1", "(212) 555-0101", Some(&fresh), |_| {
-            Some(state("CLIENT", None, false))
-        });
+        let client = state("CLIENT", None, false);
+        let (key, d) = can_send_sms("1", "(212) 555-0101", Some(&fresh), |_| Some(&client));
         assert_eq!(key.unwrap().phone.to_string(), "+12125550101");
         assert_eq!(d.reason, Reason::AllowedImplicitConsent);
         let none = Freshness {

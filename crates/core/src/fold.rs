@@ -24,6 +24,13 @@ impl DeleteType {
             Self::Soft => "soft_delete",
         }
     }
+
+    /// The type of a gold `delete_type` code.
+    pub fn from_code(code: &str) -> Option<Self> {
+        [Self::Hard, Self::Soft]
+            .into_iter()
+            .find(|t| t.code() == code)
+    }
 }
 
 /// The event behind a part of the state: its kind, date and file (and line, for a row).

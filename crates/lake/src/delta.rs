@@ -515,6 +515,18 @@ pub async fn commit(
     files: Vec<StagedFile>,
     mode: CommitMode,
 ) -> Result<i64> {
+    commit_noting(table_dir, schema, files, mode, Map::new()).await
+}
+
+/// [`commit`], with `notes` added to the commit's `commitInfo` (read back with
+/// [`commit_notes`]).
+pub async fn commit_noting(
+    table_dir: impl AsRef<Path>,
+    schema: &Schema,
+    files: Vec<StagedFile>,
+    mode: CommitMode,
+    notes: Map<String, Value>,
+) -> Result<i64> {
     let table_dir = table_dir.as_ref();
     let table = table_dir.display().to_string();
     let kernel_schema = to_kernel_schema(schema, &table)?;
@@ -542,8 +554,8 @@ pub async fn commit(
         "numOutputRows": files.iter().map(|f| f.num_rows).sum::<i64>().to_string(),
         "numOutputBytes": files.iter().map(|f| f.size).sum::<i64>().to_string(),
     });
-    let properties =
-        CommitProperties::default().with_metadata([("operationMetrics".to_string(), metrics)]);
+    let properties = CommitProperties::default()
+        .with_metadata(std::iter::once(("operationMetrics".to_string(), metrics)).chain(notes));
     let adds = files.iter().map(|f| Action::Add(f.to_add()));
 
     if !exists {
@@ -688,6 +700,28 @@ pub async fn table_version(table_dir: impl AsRef<Path>) -> Result<Option<i64>> {
     Ok(Some(
         delta.get_latest_version().await.map_err(delta_err)? as i64
     ))
+}
+
+/// The `commitInfo` of version `version` of the table at `table_dir`: every field, those
+/// [`commit_noting`] added included.
+pub async fn commit_notes(table_dir: impl AsRef<Path>, version: i64) -> Result<Map<String, Value>> {
+    use futures::TryStreamExt;
+    let table_dir = table_dir.as_ref();
+    let table = table_dir.display().to_string();
+    let delta = open(table_dir, Some(version_number(&table, version)?)).await?;
+    let infos: Vec<_> = delta
+        .history(Some(1))
+        .try_collect()
+        .await
+        .map_err(|e| delta_error(&table, e))?;
+    let info = infos.into_iter().next().ok_or_else(|| LakeError::Schema {
+        table: table.clone(),
+        message: format!("version {version} has no commitInfo"),
+    })?;
+    match serde_json::to_value(info) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Ok(Map::new()),
+    }
 }
 
 /// Every row of the latest version of the table at `table_dir`, or none when there is no
@@ -894,12 +928,23 @@ pub fn read_files<T: Send>(
 pub async fn scan_table<E: From<LakeError>>(
     table_dir: impl AsRef<Path>,
     filter: Option<&str>,
+    each: impl FnMut(RecordBatch) -> std::result::Result<(), E>,
+) -> std::result::Result<(), E> {
+    scan_table_version(table_dir, None, filter, each).await
+}
+
+/// [`scan_table`] of version `version` (`None`: the latest).
+pub async fn scan_table_version<E: From<LakeError>>(
+    table_dir: impl AsRef<Path>,
+    version: Option<i64>,
+    filter: Option<&str>,
     mut each: impl FnMut(RecordBatch) -> std::result::Result<(), E>,
 ) -> std::result::Result<(), E> {
     use futures::StreamExt;
     let table_dir = table_dir.as_ref();
     let table = table_dir.display().to_string();
-    let delta = open(table_dir, None).await?;
+    let version = version.map(|v| version_number(&table, v)).transpose()?;
+    let delta = open(table_dir, version).await?;
     let query_err = |e| LakeError::Query {
         context: table.clone(),
         source: Box::new(e),

@@ -40,6 +40,15 @@ fn invalid_input(account: &str, phone: &str) -> CheckAnswer {
     }
 }
 
+/// Which versions of silver a read sees (`None`: the latest).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SilverVersions {
+    /// `silver/phone_events`' version.
+    pub phone_events: Option<i64>,
+    /// `silver/snapshots`' version.
+    pub snapshots: Option<i64>,
+}
+
 /// `can_send_sms` against the lake: the key's events from silver, folded as of `as_of`.
 pub async fn check(
     lake: &Path,
@@ -49,10 +58,33 @@ pub async fn check(
     max_snapshot_age_days: Option<u32>,
     today: Date,
 ) -> Result<CheckAnswer> {
+    let latest = SilverVersions::default();
+    check_at(
+        lake,
+        latest,
+        account,
+        phone,
+        as_of,
+        max_snapshot_age_days,
+        today,
+    )
+    .await
+}
+
+/// [`check`] against the given versions of silver.
+pub async fn check_at(
+    lake: &Path,
+    silver: SilverVersions,
+    account: &str,
+    phone: &str,
+    as_of: Option<Date>,
+    max_snapshot_age_days: Option<u32>,
+    today: Date,
+) -> Result<CheckAnswer> {
     let Some(key) = Key::parse_input(account, phone) else {
         return Ok(invalid_input(account, phone));
     };
-    let calendar = load_calendar(lake).await?;
+    let calendar = load_calendar_at(lake, silver.snapshots).await?;
     let freshness = max_snapshot_age_days.map(|days| {
         let visible = calendar.visible(as_of);
         Freshness {
@@ -61,12 +93,12 @@ pub async fn check(
             today: as_of.unwrap_or(today),
         }
     });
-    let mut events = load_events(lake, Some(&key))
+    let mut events = load_events_at(lake, silver.phone_events, Some(&key))
         .await?
         .remove(&key)
         .unwrap_or_default();
     let state = fold(&events, &calendar, as_of);
-    let (_, decision) = can_send_sms(account, phone, freshness.as_ref(), |_| state.clone());
+    let (_, decision) = can_send_sms(account, phone, freshness.as_ref(), |_| state.as_ref());
     events.retain(|e| e.visible(as_of));
     events.sort_by_key(|e| (e.date, e.kind.same_date_rank()));
     Ok(CheckAnswer {
@@ -109,7 +141,7 @@ pub async fn check_gold_version(
         };
         state = Some(gold_row_state(&b, i, version)?);
     }
-    let (_, mut decision) = can_send_sms(account, phone, None, |_| state.clone());
+    let (_, mut decision) = can_send_sms(account, phone, None, |_| state.as_ref());
     decision.decided_by = None;
     Ok(CheckAnswer {
         key: Some(key),
@@ -185,14 +217,25 @@ pub async fn history(
     phone: &str,
     as_of: Option<Date>,
 ) -> Result<HistoryAnswer> {
+    history_at(lake, SilverVersions::default(), account, phone, as_of).await
+}
+
+/// [`history`] against the given versions of silver.
+pub async fn history_at(
+    lake: &Path,
+    silver: SilverVersions,
+    account: &str,
+    phone: &str,
+    as_of: Option<Date>,
+) -> Result<HistoryAnswer> {
     let Some(key) = Key::parse_input(account, phone) else {
         return Ok(HistoryAnswer {
             key: None,
             steps: vec![],
         });
     };
-    let calendar = load_calendar(lake).await?;
-    let events = load_events(lake, Some(&key))
+    let calendar = load_calendar_at(lake, silver.snapshots).await?;
+    let events = load_events_at(lake, silver.phone_events, Some(&key))
         .await?
         .remove(&key)
         .unwrap_or_default();
@@ -236,8 +279,18 @@ pub async fn load_calendar_if_any(lake: &Path) -> Result<SnapshotCalendar> {
 
 /// The snapshot calendar from silver `snapshots`.
 pub async fn load_calendar(lake: &Path) -> Result<SnapshotCalendar> {
+    load_calendar_at(lake, None).await
+}
+
+/// The snapshot calendar from version `version` of silver `snapshots` (`None`: the latest).
+pub async fn load_calendar_at(lake: &Path, version: Option<i64>) -> Result<SnapshotCalendar> {
+    let dir = lake.join(schema::SNAPSHOTS);
+    let batches = match version {
+        Some(v) => delta::read_table_version(&dir, v).await?,
+        None => delta::read_table(&dir).await?,
+    };
     let mut entries = Vec::new();
-    for b in delta::read_table(lake.join(schema::SNAPSHOTS)).await? {
+    for b in batches {
         let date = b
             .column_by_name("snapshot_date")
             .expect("snapshot_date")
@@ -263,6 +316,15 @@ pub async fn load_calendar(lake: &Path) -> Result<SnapshotCalendar> {
 /// Stored events (derived `missing` events left out: the fold derives them) per key, for one
 /// key or all. Streams silver batch by batch; file names are shared, not copied per row.
 pub async fn load_events(lake: &Path, key: Option<&Key>) -> Result<HashMap<Key, Vec<Event>>> {
+    load_events_at(lake, None, key).await
+}
+
+/// [`load_events`] of version `version` of silver `phone_events` (`None`: the latest).
+pub async fn load_events_at(
+    lake: &Path,
+    version: Option<i64>,
+    key: Option<&Key>,
+) -> Result<HashMap<Key, Vec<Event>>> {
     let filter = match key {
         // Both values are normalised digits (and `+`), safe to quote.
         Some(k) => format!(
@@ -274,12 +336,17 @@ pub async fn load_events(lake: &Path, key: Option<&Key>) -> Result<HashMap<Key, 
     let mut out: HashMap<Key, Vec<Event>> = HashMap::new();
     let mut files = FileNames::default();
     let dir = lake.join(schema::PHONE_EVENTS);
-    delta::scan_table(&dir, Some(&filter), |b: RecordBatch| -> Result<()> {
-        for (key, events) in decode_events(&b, &mut files)? {
-            out.entry(key).or_default().extend(events);
-        }
-        Ok(())
-    })
+    delta::scan_table_version(
+        &dir,
+        version,
+        Some(&filter),
+        |b: RecordBatch| -> Result<()> {
+            for (key, events) in decode_events(&b, &mut files)? {
+                out.entry(key).or_default().extend(events);
+            }
+            Ok(())
+        },
+    )
     .await?;
     Ok(out)
 }
@@ -289,7 +356,7 @@ pub async fn load_events(lake: &Path, key: Option<&Key>) -> Result<HashMap<Key, 
 pub(crate) struct FileNames(HashMap<Box<str>, Arc<str>, foldhash::fast::RandomState>);
 
 impl FileNames {
-    fn get(&mut self, name: &str) -> Arc<str> {
+    pub(crate) fn get(&mut self, name: &str) -> Arc<str> {
         if let Some(f) = self.0.get(name) {
             return f.clone();
         }

@@ -14,11 +14,15 @@ pub mod quality;
 pub mod rebuild;
 pub mod runs;
 pub mod schema;
+pub mod served;
 
 use std::path::{Path, PathBuf};
 
 pub use deltalake::arrow;
-pub use history::{CheckAnswer, HistoryAnswer, check, check_gold_version, gold_as_of, history};
+pub use history::{
+    CheckAnswer, HistoryAnswer, SilverVersions, check, check_at, check_gold_version, gold_as_of,
+    history, history_at,
+};
 pub use ingest::{Progress, Quiet, RunMode, RunOptions, RunSummary, run};
 
 /// Errors that stop a lake operation (bad feed data is never one: it is rejected).

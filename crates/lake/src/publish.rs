@@ -17,6 +17,7 @@ use phone_consent_core::{
 use crate::audit_trail::{self, KeySet};
 use crate::bronze::RejectRow;
 use crate::delta::{self, CommitMode};
+use crate::served::GoldSources;
 use crate::{Result, history, schema};
 
 /// What a publication holds: the counts of the closing summary and gold's version.
@@ -175,7 +176,7 @@ pub async fn publish(
         }
     };
 
-    delta::commit(
+    let events_version = delta::commit(
         &events_dir,
         &schema::phone_events(),
         event_files,
@@ -207,7 +208,7 @@ pub async fn publish(
         .into_iter()
         .filter_map(Result::transpose)
         .collect::<Result<Vec<_>>>()?;
-    delta::commit(
+    let state_version = delta::commit(
         lake.join(schema::PHONE_STATE),
         &schema::phone_state(),
         state_files,
@@ -224,11 +225,17 @@ pub async fn publish(
         accounts_per_phone: accounts_per_phone(&gold)?,
         consent_flips,
     });
-    published.gold_version = commit_overwrite(
-        lake,
-        schema::PHONE_CONSENT,
+    let sources = GoldSources {
+        phone_events: events_version,
+        phone_state: state_version,
+        snapshots: delta::table_version(lake.join(schema::SNAPSHOTS)).await?,
+    };
+    published.gold_version = delta::commit_noting(
+        lake.join(schema::PHONE_CONSENT),
         &schema::phone_consent(),
-        gold_file?,
+        gold_file?.into_iter().collect(),
+        CommitMode::Overwrite,
+        sources.notes(),
     )
     .await?;
     Ok(published)
