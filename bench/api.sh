@@ -5,14 +5,18 @@
 # time and the server's peak RSS. The in-process cost of one decision is criterion's:
 #   cargo bench -p phone-consent-serve --bench decision
 #   bench/api.sh        # ACCOUNTS=143000 SEED=1 WORK=/tmp/phone-consent-bench
-#                       # DURATION=20s CONNECTIONS=8 THREADS=1 PORT=18080
+#                       # DURATION=20s CONNECTIONS=2 SERVER_THREADS=1 PORT=18080
+# wrk and the server share the 2 cores: one thread each (SERVER_THREADS=2 and more
+# connections add throughput but let the three busy threads preempt each other, which
+# shows as millisecond tails).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null
 source bench/feed.sh
 DURATION="${DURATION:-20s}"
-CONNECTIONS="${CONNECTIONS:-8}"
-THREADS="${THREADS:-1}"
+CONNECTIONS="${CONNECTIONS:-2}"
+THREADS=1
+SERVER_THREADS="${SERVER_THREADS:-1}"
 PORT="${PORT:-18080}"
 
 lake="$WORK/api-lake"
@@ -43,7 +47,7 @@ with open(batch, "w") as out:
 PY
 
 log="$WORK/api-serve.log"
-PHONE_CONSENT_API_KEYS="$key" "$bin" serve --lake "$lake" --addr "127.0.0.1:$PORT" 2> "$log" &
+PHONE_CONSENT_API_KEYS="$key" "$bin" serve --lake "$lake" --addr "127.0.0.1:$PORT" --threads "$SERVER_THREADS" 2> "$log" &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 started=$(date +%s.%N)
@@ -60,7 +64,7 @@ echo "ready after ${ready}s (gold load: $(curl -s "$base/metrics" | awk '/^phone
 
 # Warm up, then measure.
 wrk -t"$THREADS" -c"$CONNECTIONS" -d3s -s bench/api.lua "$base" -- "$paths" > /dev/null
-echo "single checks: wrk -t$THREADS -c$CONNECTIONS -d$DURATION"
+echo "single checks: wrk -t$THREADS -c$CONNECTIONS -d$DURATION, serve --threads $SERVER_THREADS"
 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/api.lua "$base" -- "$paths" \
   | tee "$WORK/api-wrk.txt" | grep -E "Requests/sec|Latency  |  50%|  90%|  99%|Non-2xx|Socket errors"
 

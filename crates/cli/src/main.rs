@@ -197,6 +197,9 @@ enum Command {
         /// How often to look for a newer gold version, in seconds.
         #[arg(long, default_value_t = 2)]
         poll: u64,
+        /// Threads answering requests (default: every core).
+        #[arg(long)]
+        threads: Option<usize>,
         #[command(flatten)]
         lake: LakeArg,
     },
@@ -382,6 +385,7 @@ fn dispatch(cli: Cli) -> Result<Outcome> {
             max_batch_mib,
             request_timeout,
             poll,
+            threads,
             lake,
         } => {
             let how = serve::How {
@@ -394,7 +398,11 @@ fn dispatch(cli: Cli) -> Result<Outcome> {
                 request_timeout: std::time::Duration::from_secs(request_timeout),
                 poll: std::time::Duration::from_secs(poll.max(1)),
             };
-            let runtime = tokio::runtime::Builder::new_multi_thread()
+            let mut runtime = tokio::runtime::Builder::new_multi_thread();
+            if let Some(threads) = threads {
+                runtime.worker_threads(threads.max(1));
+            }
+            let runtime = runtime
                 .enable_all()
                 .build()
                 .context("starting the async runtime")?;

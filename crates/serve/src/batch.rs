@@ -230,27 +230,43 @@ pub struct BatchContext {
     pub metrics: Arc<Metrics>,
 }
 
-/// The answer body: the pairs of `body`, decided chunk by chunk as the body is sent.
+/// Threads that render a batch's chunks (chunk `i` on thread `i % RENDERERS`).
+const RENDERERS: usize = 2;
+
+/// The answer body: the pairs of `body`, decided chunk by chunk on [`RENDERERS`] blocking
+/// threads and sent in order as they are ready (each thread at most two chunks ahead).
 pub fn answer(format: Format, body: &[u8], ctx: BatchContext) -> Result<Body, ApiError> {
     // Parsed whole before answering, so a malformed body is a 400, not a broken stream.
     let pairs: Vec<(String, String)> = parse(format, body)?
         .into_iter()
         .map(|p| (p.account.0.into_owned(), p.phone.0.into_owned()))
         .collect();
+    let (pairs, ctx) = (Arc::new(pairs), Arc::new(ctx));
     let count = pairs.len();
-    let mut chunks = 0..count.div_ceil(CHUNK).max(1);
-    let stream = futures::stream::iter(std::iter::from_fn(move || {
-        let chunk = chunks.next()?;
-        let range = chunk * CHUNK..((chunk + 1) * CHUNK).min(count);
-        let text = render(
-            format,
-            &pairs[range.clone()],
-            range.start == 0,
-            range.end == count,
-            &ctx,
-        );
-        Some(Ok::<_, Infallible>(Bytes::from(text)))
-    }));
+    let chunks = count.div_ceil(CHUNK).max(1);
+    let mut rendered = Vec::with_capacity(RENDERERS);
+    for first_chunk in 0..RENDERERS {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(2);
+        let (pairs, ctx) = (pairs.clone(), ctx.clone());
+        tokio::task::spawn_blocking(move || {
+            for chunk in (first_chunk..chunks).step_by(RENDERERS) {
+                let range = chunk * CHUNK..((chunk + 1) * CHUNK).min(count);
+                let (first, last) = (range.start == 0, range.end == count);
+                let text = render(format, &pairs[range], first, last, &ctx);
+                if tx.blocking_send(Bytes::from(text)).is_err() {
+                    return; // The client went away.
+                }
+            }
+        });
+        rendered.push(rx);
+    }
+    let stream = futures::stream::unfold((rendered, 0), move |(mut rendered, next)| async move {
+        if next >= chunks {
+            return None;
+        }
+        let bytes = rendered[next % RENDERERS].recv().await?;
+        Some((Ok::<_, Infallible>(bytes), (rendered, next + 1)))
+    });
     Ok(Body::from_stream(stream))
 }
 

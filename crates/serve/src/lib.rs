@@ -18,6 +18,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
+use axum::serve::ListenerExt;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use phone_consent_core::Date;
@@ -238,6 +239,13 @@ pub async fn serve(
     }
     let watcher = tokio::spawn(gold.clone().watch(poll));
     let app = AppState::new(config, gold);
+    // Small answers go out at once: without TCP_NODELAY, Nagle's algorithm and delayed
+    // ACKs hold some of them for tens of milliseconds.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     let result = axum::serve(listener, router(app))
         .with_graceful_shutdown(shutdown())
         .await;
