@@ -386,14 +386,10 @@ pub(crate) fn decode_events(
         "event",
         "source_file",
         "last_source_file",
-        "phone_source",
-        "phone_type",
-        "phone_status",
-        "phone_technology",
-        "quality_score",
-        "record_id",
-    ];
-    let columns: Vec<ArrayRef> = names.iter().map(|n| text(n)).collect::<Result<_>>()?;
+    ]
+    .into_iter()
+    .chain(schema::ATTRIBUTE_COLUMNS);
+    let columns: Vec<ArrayRef> = names.map(text).collect::<Result<_>>()?;
     let strings: Vec<&StringArray> = columns.iter().map(|c| c.as_string::<i32>()).collect();
     let value = |c: usize, i: usize| -> &str {
         if strings[c].is_null(i) {

@@ -149,6 +149,17 @@ pub fn rejects() -> SchemaRef {
     ]))
 }
 
+/// The attribute columns of silver `phone_events` and `phone_state`, in
+/// [`phone_consent_core::Attributes`]' order.
+pub const ATTRIBUTE_COLUMNS: [&str; 6] = [
+    "phone_source",
+    "phone_type",
+    "phone_status",
+    "phone_technology",
+    "quality_score",
+    "record_id",
+];
+
 /// Silver `phone_events`: every stored event (observed runs included) and every derived
 /// `missing` event, with the file and line behind it.
 pub fn phone_events() -> SchemaRef {

@@ -170,15 +170,7 @@ pub async fn load_decisions(lake: &Path, publication: Publication) -> Result<Dec
 fn decode_states(b: &RecordBatch, files: &mut FileNames) -> Result<Vec<(Key, PhoneState)>> {
     let text = |name| column_strings(b, name);
     let (accounts, phones) = (text("account_number")?, text("phone_number")?);
-    let fields = [
-        "phone_source",
-        "phone_type",
-        "phone_status",
-        "phone_technology",
-        "quality_score",
-        "record_id",
-    ]
-    .map(text);
+    let fields = schema::ATTRIBUTE_COLUMNS.map(text);
     let fields: Vec<Vec<Option<String>>> = fields.into_iter().collect::<Result<_>>()?;
     let consent = b
         .column_by_name("has_sms_consent")

@@ -3,7 +3,9 @@
 //! network). Lake: `PHONE_CONSENT_BENCH_LAKE`, or one built here from a generated feed of
 //! 2,000 accounts.
 //!
-//! `cargo bench -p phone-consent-serve --bench decision`
+//! `cargo build --workspace --all-targets`, then run the newest
+//! `$CARGO_TARGET_DIR/debug/deps/decision-*` executable with `--bench` (`cargo bench` builds
+//! another profile of datafusion: about 25 minutes on 2 cores).
 
 use std::path::PathBuf;
 use std::sync::Arc;

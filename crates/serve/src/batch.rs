@@ -228,6 +228,8 @@ pub struct BatchContext {
     pub today: Date,
     /// Where decisions are counted.
     pub metrics: Arc<Metrics>,
+    /// The batch slot this batch holds until its last chunk is rendered.
+    pub slot: tokio::sync::OwnedSemaphorePermit,
 }
 
 /// Threads that render a batch's chunks (chunk `i` on thread `i % RENDERERS`).

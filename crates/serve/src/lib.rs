@@ -145,20 +145,23 @@ async fn track(State(app): State<App>, request: Request, next: Next) -> Response
     response
 }
 
+/// Every route's template, as `/openapi.json` documents it.
+pub const ROUTES: [&str; 7] = [
+    "/v1/can-send-sms",
+    "/v1/can-send-sms/batch",
+    "/v1/phones/{account}/{phone}",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/openapi.json",
+];
+
 /// The static name of a route template.
 fn route_name(template: &str) -> &'static str {
-    [
-        "/v1/can-send-sms",
-        "/v1/can-send-sms/batch",
-        "/v1/phones/{account}/{phone}",
-        "/healthz",
-        "/readyz",
-        "/metrics",
-        "/openapi.json",
-    ]
-    .into_iter()
-    .find(|r| *r == template)
-    .unwrap_or("unmatched")
+    ROUTES
+        .into_iter()
+        .find(|r| *r == template)
+        .unwrap_or("unmatched")
 }
 
 /// Refuses a `/v1` request without a valid bearer key.

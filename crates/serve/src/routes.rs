@@ -98,7 +98,7 @@ pub async fn can_send_sms_batch(
         ApiError::new(status, "unreadable_body", message)
     })?;
     let decisions = served(&app)?;
-    let Ok(_slot) = app.batch_slots.clone().try_acquire_owned() else {
+    let Ok(slot) = app.batch_slots.clone().try_acquire_owned() else {
         return Err(ApiError::unavailable(
             "overloaded",
             "too many batches are being answered; retry shortly",
@@ -110,6 +110,7 @@ pub async fn can_send_sms_batch(
         max_snapshot_age_days: app.config.max_snapshot_age_days,
         today: today(),
         metrics: app.metrics.clone(),
+        slot,
     };
     let body: Body = batch::answer(format, &body, ctx)?;
     Ok(([(header::CONTENT_TYPE, format.content_type())], body).into_response())
@@ -148,7 +149,8 @@ pub async fn phone(
             ),
         ));
     };
-    let (_, decision) = decisions.can_send_sms(&account, &phone, None, today());
+    let policy = app.config.max_snapshot_age_days;
+    let (_, decision) = decisions.can_send_sms(&account, &phone, policy, today());
     let history = phone_consent_lake::history_at(
         &app.config.lake,
         decisions.publication.sources.silver(),
