@@ -4,8 +4,8 @@ use std::path::Path;
 
 use anyhow::Result;
 use phone_consent_core::{Date, Event, Evidence, PhoneState};
-use phone_consent_lake::CheckAnswer;
 use phone_consent_lake::quality::Coverage;
+use phone_consent_lake::{CheckAnswer, today};
 use serde_json::{Value, json};
 
 /// How to answer.
@@ -80,14 +80,6 @@ pub async fn check(lake: &Path, account: &str, phone: &str, o: CheckOptions) -> 
         }
     }
     Ok(())
-}
-
-/// Today's date (UTC), for the data-age policy.
-pub fn today() -> Date {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    Date::from_days((secs / 86_400) as i32)
 }
 
 /// A state's gold columns as JSON.

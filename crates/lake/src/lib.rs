@@ -61,5 +61,13 @@ impl Error {
     }
 }
 
+/// Today's date (UTC), for the data-age policy.
+pub fn today() -> phone_consent_core::Date {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    phone_consent_core::Date::from_days((secs / 86_400) as i32)
+}
+
 /// `Result` of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

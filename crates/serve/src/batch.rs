@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
 use crate::answer::{ApiError, CSV_HEADER, DecisionBody, push_csv};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, reason_index};
 
 /// The most pairs one request may carry.
 pub const MAX_PAIRS: usize = 1_000_000;
@@ -293,10 +293,7 @@ fn render(
         let (key, decision) =
             ctx.decisions
                 .can_send_sms(account, phone, ctx.max_snapshot_age_days, ctx.today);
-        counts[Reason::ALL
-            .iter()
-            .position(|r| *r == decision.reason)
-            .unwrap_or(0)] += 1;
+        counts[reason_index(decision.reason)] += 1;
         match format {
             Format::Json | Format::Ndjson => {
                 if format == Format::Json && !(first && i == 0) {

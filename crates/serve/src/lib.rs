@@ -21,12 +21,12 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::serve::ListenerExt;
-use phone_consent_core::Date;
 use tokio::sync::Semaphore;
 
 pub use answer::ApiError;
 pub use auth::{ApiKeys, KeysError};
 pub use metrics::Metrics;
+pub use phone_consent_lake::today;
 pub use served_gold::ServedGold;
 
 /// How the server answers.
@@ -216,14 +216,6 @@ async fn limit(State(app): State<App>, request: Request, next: Next) -> Response
         )
         .into_response(),
     }
-}
-
-/// Today's date (UTC), for the data-age policy.
-pub fn today() -> Date {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    Date::from_days((secs / 86_400) as i32)
 }
 
 /// Serves `config` on `listener` until Ctrl-C or SIGTERM, polling the lake for a newer gold

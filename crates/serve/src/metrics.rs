@@ -17,7 +17,10 @@ const BUCKETS: [f64; 16] = [
     1.0, 2.5, 10.0,
 ];
 
-const REASONS: [Reason; 8] = Reason::ALL;
+/// A reason's place in [`Reason::ALL`], for per-reason counters.
+pub fn reason_index(reason: Reason) -> usize {
+    Reason::ALL.iter().position(|r| *r == reason).unwrap_or(0)
+}
 
 #[derive(Default)]
 struct Histogram {
@@ -42,7 +45,7 @@ impl Histogram {
 #[derive(Default)]
 pub struct Metrics {
     requests: RwLock<BTreeMap<(&'static str, u16), Arc<Histogram>>>,
-    decisions: [AtomicU64; REASONS.len()],
+    decisions: [AtomicU64; Reason::ALL.len()],
 }
 
 impl Metrics {
@@ -70,8 +73,7 @@ impl Metrics {
 
     /// Records `n` decisions with `reason`.
     pub fn record_decisions(&self, reason: Reason, n: u64) {
-        let i = REASONS.iter().position(|r| *r == reason).unwrap_or(0);
-        self.decisions[i].fetch_add(n, Ordering::Relaxed);
+        self.decisions[reason_index(reason)].fetch_add(n, Ordering::Relaxed);
     }
 
     /// The Prometheus text of every metric.
@@ -117,7 +119,7 @@ impl Metrics {
             "# HELP phone_consent_decisions_total Decisions answered (single and batch), by reason.\n\
              # TYPE phone_consent_decisions_total counter\n",
         );
-        for (reason, n) in REASONS.iter().zip(&self.decisions) {
+        for (reason, n) in Reason::ALL.iter().zip(&self.decisions) {
             let _ = writeln!(
                 out,
                 "phone_consent_decisions_total{{reason=\"{}\"}} {}",

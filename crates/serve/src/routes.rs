@@ -44,14 +44,6 @@ pub async fn can_send_sms(
     };
     let as_of = params.as_of.map(|d| parse_date(&d)).transpose()?;
     let decisions = served(&app)?;
-    if Key::parse_input(&account, &phone).is_none() {
-        app.metrics
-            .record_decisions(phone_consent_core::Reason::InvalidInput, 1);
-        return Err(ApiError::bad_request(
-            "invalid_input",
-            format!("invalid_input: {INPUT_RULES}"),
-        ));
-    }
     let gold_version = decisions.publication.gold_version;
     let (key, decision) = match as_of {
         None => decisions.can_send_sms(&account, &phone, app.config.max_snapshot_age_days, today()),
@@ -71,7 +63,13 @@ pub async fn can_send_sms(
         }
     };
     app.metrics.record_decisions(decision.reason, 1);
-    let body = DecisionBody::new(key.as_ref(), &decision, as_of, gold_version);
+    let Some(key) = key else {
+        return Err(ApiError::bad_request(
+            "invalid_input",
+            format!("invalid_input: {INPUT_RULES}"),
+        ));
+    };
+    let body = DecisionBody::new(Some(&key), &decision, as_of, gold_version);
     Ok(Json(body).into_response())
 }
 
