@@ -1,5 +1,6 @@
 //! SEMANTICS §7: the decision `can_send_sms`, its reason code and its evidence.
 
+use std::borrow::Borrow;
 use std::fmt;
 
 use crate::date::Date;
@@ -69,15 +70,34 @@ impl fmt::Display for Reason {
     }
 }
 
-/// An answer of `can_send_sms`.
+/// An answer of `can_send_sms`. `E` is the evidence: owned by default, or borrowed from the
+/// state it was decided on (`Decision<&Evidence>`), which costs no copy.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Decision {
+pub struct Decision<E = Evidence> {
     /// TRUE only when texting is allowed.
     pub allowed: bool,
     /// The reason code.
     pub reason: Reason,
     /// The event that decided it (none for invalid input, stale data, unknown phone).
-    pub decided_by: Option<Evidence>,
+    pub decided_by: Option<E>,
+}
+
+impl<E: Borrow<Evidence>> Decision<E> {
+    /// The event that decided it, owned or borrowed.
+    pub fn evidence(&self) -> Option<&Evidence> {
+        self.decided_by.as_ref().map(Borrow::borrow)
+    }
+}
+
+impl Decision<&Evidence> {
+    /// The decision with its evidence copied out of the state.
+    pub fn into_owned(self) -> Decision {
+        Decision {
+            allowed: self.allowed,
+            reason: self.reason,
+            decided_by: self.decided_by.cloned(),
+        }
+    }
 }
 
 /// The agency's data-age policy: answers deny with `stale_data` when the newest snapshot is
@@ -104,36 +124,36 @@ impl Freshness {
 
 /// SEMANTICS §7: the decision for a key's state (`None`: no such key).
 pub fn decide(state: Option<&PhoneState>) -> Decision {
+    verdict(state).into_owned()
+}
+
+/// SEMANTICS §7: [`decide`], with the evidence borrowed from `state`.
+pub fn verdict(state: Option<&PhoneState>) -> Decision<&Evidence> {
     let Some(state) = state else {
         return deny(Reason::UnknownPhone, None);
     };
     if let Some(deletion) = &state.deletion {
-        return deny(Reason::Deleted, Some(deletion.evidence.clone()));
+        return deny(Reason::Deleted, Some(&deletion.evidence));
     }
     if !state.attributes.is_client_sourced() {
-        return deny(
-            Reason::NotClientSourced,
-            Some(state.attributes_from.clone()),
-        );
+        return deny(Reason::NotClientSourced, Some(&state.attributes_from));
     }
     match (state.consent, &state.consent_from) {
-        (Some(c), from) if !c.consent => deny(Reason::ConsentWithdrawn, from.clone()),
-        (Some(_), from) => allow(Reason::AllowedExplicitConsent, from.clone()),
-        (None, _) => allow(
-            Reason::AllowedImplicitConsent,
-            Some(state.attributes_from.clone()),
-        ),
+        (Some(c), from) if !c.consent => deny(Reason::ConsentWithdrawn, from.as_ref()),
+        (Some(_), from) => allow(Reason::AllowedExplicitConsent, from.as_ref()),
+        (None, _) => allow(Reason::AllowedImplicitConsent, Some(&state.attributes_from)),
     }
 }
 
 /// SEMANTICS §7 from raw input: normalise (`invalid_input`), apply the data-age policy
 /// (`stale_data`), look the key up and decide. Every failure is a FALSE with its reason.
+/// The evidence is borrowed from the state `lookup` returns.
 pub fn can_send_sms<'a>(
     account: &str,
     phone: &str,
     freshness: Option<&Freshness>,
     lookup: impl FnOnce(&Key) -> Option<&'a PhoneState>,
-) -> (Option<Key>, Decision) {
+) -> (Option<Key>, Decision<&'a Evidence>) {
     let Some(key) = Key::parse_input(account, phone) else {
         return (None, deny(Reason::InvalidInput, None));
     };
@@ -141,10 +161,10 @@ pub fn can_send_sms<'a>(
         return (Some(key), deny(Reason::StaleData, None));
     }
     let state = lookup(&key);
-    (Some(key), decide(state))
+    (Some(key), verdict(state))
 }
 
-fn deny(reason: Reason, decided_by: Option<Evidence>) -> Decision {
+fn deny<E>(reason: Reason, decided_by: Option<E>) -> Decision<E> {
     Decision {
         allowed: false,
         reason,
@@ -152,7 +172,7 @@ fn deny(reason: Reason, decided_by: Option<Evidence>) -> Decision {
     }
 }
 
-fn allow(reason: Reason, decided_by: Option<Evidence>) -> Decision {
+fn allow<E>(reason: Reason, decided_by: Option<E>) -> Decision<E> {
     Decision {
         allowed: true,
         reason,

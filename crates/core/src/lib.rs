@@ -16,7 +16,7 @@ pub mod reject;
 
 pub use calendar::{CalendarEntry, Listing, SnapshotCalendar};
 pub use date::Date;
-pub use decision::{Decision, Freshness, Reason, can_send_sms, decide};
+pub use decision::{Decision, Freshness, Reason, can_send_sms, decide, verdict};
 pub use event::{Attributes, ConsentStatement, Event, EventKind, Provenance};
 pub use fold::{DeleteType, Deletion, Evidence, PhoneState, TimelineStep, fold, timeline};
 pub use history::{KeyHistory, SnapshotObservation};

@@ -34,7 +34,7 @@ fn invalid_input(account: &str, phone: &str) -> CheckAnswer {
     let (_, decision) = can_send_sms(account, phone, None, |_| None);
     CheckAnswer {
         key: None,
-        decision,
+        decision: decision.into_owned(),
         state: None,
         events: vec![],
     }
@@ -98,7 +98,9 @@ pub async fn check_at(
         .remove(&key)
         .unwrap_or_default();
     let state = fold(&events, &calendar, as_of);
-    let (_, decision) = can_send_sms(account, phone, freshness.as_ref(), |_| state.as_ref());
+    let decision = can_send_sms(account, phone, freshness.as_ref(), |_| state.as_ref())
+        .1
+        .into_owned();
     events.retain(|e| e.visible(as_of));
     events.sort_by_key(|e| (e.date, e.kind.same_date_rank()));
     Ok(CheckAnswer {
@@ -141,7 +143,9 @@ pub async fn check_gold_version(
         };
         state = Some(gold_row_state(&b, i, version)?);
     }
-    let (_, mut decision) = can_send_sms(account, phone, None, |_| state.as_ref());
+    let mut decision = can_send_sms(account, phone, None, |_| state.as_ref())
+        .1
+        .into_owned();
     decision.decided_by = None;
     Ok(CheckAnswer {
         key: Some(key),

@@ -127,7 +127,7 @@ impl Decisions {
         phone: &str,
         max_snapshot_age_days: Option<u32>,
         today: Date,
-    ) -> (Option<Key>, phone_consent_core::Decision) {
+    ) -> (Option<Key>, phone_consent_core::Decision<&Evidence>) {
         let freshness = max_snapshot_age_days.map(|days| Freshness {
             max_snapshot_age_days: days,
             newest_snapshot: self.newest_snapshot,

@@ -1,7 +1,7 @@
 //! The bodies the API answers with: decisions, errors, a phone's state and timeline. Keys,
 //! codes, dates and file names only: no PII.
 
-use std::fmt::Write as _;
+use std::borrow::Borrow;
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -30,9 +30,9 @@ pub struct DecisionBody<'a> {
 
 impl<'a> DecisionBody<'a> {
     /// The body of `decision` for `key`.
-    pub fn new(
+    pub fn new<E: Borrow<Evidence>>(
         key: Option<&Key>,
-        decision: &'a Decision,
+        decision: &'a Decision<E>,
         as_of: Option<Date>,
         gold_version: i64,
     ) -> Self {
@@ -42,7 +42,7 @@ impl<'a> DecisionBody<'a> {
             account: key.map(|k| k.account.to_string()),
             phone: key.map(|k| k.phone.to_string()),
             as_of: as_of.map(|d| d.to_string()),
-            decided_by: decision.decided_by.as_ref().map(EvidenceBody::new),
+            decided_by: decision.evidence().map(EvidenceBody::new),
             gold_version,
         }
     }
@@ -107,38 +107,80 @@ impl StateBody {
 
 /// Appends `d` as one CSV line (`account,phone,allowed,reason,decided_by_kind,
 /// decided_by_date,decided_by_file,decided_by_line,gold_version`).
-pub fn push_csv(out: &mut String, key: Option<&Key>, d: &Decision, gold_version: i64) {
+pub fn push_csv<E: Borrow<Evidence>>(
+    out: &mut Vec<u8>,
+    key: Option<&Key>,
+    d: &Decision<E>,
+    gold_version: i64,
+) {
     if let Some(k) = key {
-        let _ = write!(out, "{},{}", k.account, k.phone);
+        out.extend_from_slice(k.account.text().as_bytes());
+        out.extend_from_slice(b",+1");
+        push_digits(out, k.phone.national(), 10);
     } else {
-        out.push(',');
+        out.push(b',');
     }
-    let _ = write!(out, ",{},{},", d.allowed, d.reason.code());
-    if let Some(e) = &d.decided_by {
-        let _ = write!(out, "{},{},", e.kind.name(), e.date);
+    out.extend_from_slice(if d.allowed { b",true," } else { b",false," });
+    out.extend_from_slice(d.reason.code().as_bytes());
+    out.push(b',');
+    if let Some(e) = d.evidence() {
+        out.extend_from_slice(e.kind.name().as_bytes());
+        out.push(b',');
+        push_date(out, e.date);
+        out.push(b',');
         push_csv_field(out, &e.file);
-        out.push(',');
+        out.push(b',');
         if let Some(line) = e.line {
-            let _ = write!(out, "{line}");
+            push_digits(out, line, 1);
         }
     } else {
-        out.push_str(",,,");
+        out.extend_from_slice(b",,,");
     }
-    let _ = writeln!(out, ",{gold_version}");
+    out.push(b',');
+    if gold_version < 0 {
+        out.push(b'-');
+    }
+    push_digits(out, gold_version.unsigned_abs(), 1);
+    out.push(b'\n');
 }
 
 /// The header of [`push_csv`]'s lines.
 pub const CSV_HEADER: &str = "account,phone,allowed,reason,decided_by_kind,decided_by_date,\
                               decided_by_file,decided_by_line,gold_version\n";
 
-fn push_csv_field(out: &mut String, value: &str) {
+fn push_csv_field(out: &mut Vec<u8>, value: &str) {
     if value.contains([',', '"', '\n', '\r']) {
-        out.push('"');
-        out.push_str(&value.replace('"', "\"\""));
-        out.push('"');
+        out.push(b'"');
+        out.extend_from_slice(value.replace('"', "\"\"").as_bytes());
+        out.push(b'"');
     } else {
-        out.push_str(value);
+        out.extend_from_slice(value.as_bytes());
     }
+}
+
+/// `n` in decimal, zero-padded to at least `width` digits.
+fn push_digits(out: &mut Vec<u8>, mut n: u64, width: usize) {
+    let mut buf = [b'0'; 20];
+    let mut start = buf.len();
+    while n > 0 {
+        start -= 1;
+        buf[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    out.extend_from_slice(&buf[(buf.len() - width.max(buf.len() - start))..]);
+}
+
+/// `date` as `YYYY-MM-DD`.
+fn push_date(out: &mut Vec<u8>, date: Date) {
+    let (y, m, d) = date.ymd();
+    if y < 0 {
+        out.push(b'-');
+    }
+    push_digits(out, u64::from(y.unsigned_abs()), 4);
+    out.push(b'-');
+    push_digits(out, u64::from(m), 2);
+    out.push(b'-');
+    push_digits(out, u64::from(d), 2);
 }
 
 /// An error answer: a status, a stable code and a message that says what to fix.
@@ -204,5 +246,53 @@ impl IntoResponse for ApiError {
             );
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use phone_consent_core::{EventKind, Reason};
+
+    use super::*;
+
+    fn csv_line(key: Option<&Key>, d: &Decision, gold_version: i64) -> String {
+        let mut out = Vec::new();
+        push_csv(&mut out, key, d, gold_version);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn csv_lines_carry_every_column_in_order() {
+        let key = Key::parse_input("000123", "(212) 555-0101").unwrap();
+        let decision = Decision {
+            allowed: false,
+            reason: Reason::ConsentWithdrawn,
+            decided_by: Some(Evidence {
+                kind: EventKind::Changed,
+                date: Date::from_ymd(2024, 3, 7).unwrap(),
+                file: Arc::from("MAINTENANCE/a,\"b\".txt"),
+                line: Some(0),
+            }),
+        };
+        assert_eq!(
+            csv_line(Some(&key), &decision, 12),
+            "000123,+12125550101,false,consent_withdrawn,changed,2024-03-07,\
+             \"MAINTENANCE/a,\"\"b\"\".txt\",0,12\n"
+        );
+        let unknown = Decision {
+            allowed: false,
+            reason: Reason::InvalidInput,
+            decided_by: None,
+        };
+        assert_eq!(
+            csv_line(None, &unknown, 1_234_567),
+            ",,false,invalid_input,,,,,1234567\n"
+        );
+        assert_eq!(
+            CSV_HEADER.trim_end().split(',').count(),
+            csv_line(None, &unknown, 0).trim_end().split(',').count()
+        );
     }
 }

@@ -235,14 +235,77 @@ pub struct BatchContext {
 /// Threads that render a batch's chunks (chunk `i` on thread `i % RENDERERS`).
 const RENDERERS: usize = 2;
 
+/// The pairs of a batch, held as spans of its body: no copy but for a quoted CSV field
+/// with `""` in it.
+struct Pairs {
+    body: Bytes,
+    /// Two fields per pair: account, phone.
+    fields: Vec<Field>,
+}
+
+enum Field {
+    /// `body[start..end]`.
+    Span(u32, u32),
+    /// A field that is not a slice of the body.
+    Owned(Box<str>),
+}
+
+impl Pairs {
+    /// Parses `body` whole, so a malformed body is a 400, not a broken stream.
+    fn parse(format: Format, body: Bytes) -> Result<Self, ApiError> {
+        let base = body.as_ptr() as usize;
+        let field = |text: Cow<'_, str>| match text {
+            Cow::Borrowed(s) => {
+                let start = s.as_ptr() as usize - base;
+                // A body is at most a few hundred MiB (the server's limit), far below u32.
+                Field::Span(start as u32, (start + s.len()) as u32)
+            }
+            Cow::Owned(s) => Field::Owned(s.into_boxed_str()),
+        };
+        let fields = parse(format, &body)?
+            .into_iter()
+            .flat_map(|p| [field(p.account.0), field(p.phone.0)])
+            .collect();
+        Ok(Pairs { body, fields })
+    }
+
+    fn len(&self) -> usize {
+        self.fields.len() / 2
+    }
+
+    fn field(&self, i: usize) -> &str {
+        match &self.fields[i] {
+            // A span of UTF-8 text that `parse` checked, cut at a char boundary.
+            Field::Span(start, end) => {
+                std::str::from_utf8(&self.body[*start as usize..*end as usize]).unwrap_or("")
+            }
+            Field::Owned(s) => s,
+        }
+    }
+
+    /// The `i`th pair: (account, phone) as sent.
+    fn pair(&self, i: usize) -> (&str, &str) {
+        (self.field(2 * i), self.field(2 * i + 1))
+    }
+}
+
 /// The answer body: the pairs of `body`, decided chunk by chunk on [`RENDERERS`] blocking
 /// threads and sent in order as they are ready (each thread at most two chunks ahead).
-pub fn answer(format: Format, body: &[u8], ctx: BatchContext) -> Result<Body, ApiError> {
-    // Parsed whole before answering, so a malformed body is a 400, not a broken stream.
-    let pairs: Vec<(String, String)> = parse(format, body)?
-        .into_iter()
-        .map(|p| (p.account.0.into_owned(), p.phone.0.into_owned()))
-        .collect();
+/// The body is parsed on a blocking thread too, so a large batch never holds up the
+/// threads that answer single checks.
+pub async fn answer(format: Format, body: Bytes, ctx: BatchContext) -> Result<Body, ApiError> {
+    if body.len() > u32::MAX as usize {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            "a batch body must be under 4 GiB; split it",
+        ));
+    }
+    let pairs = tokio::task::spawn_blocking(move || Pairs::parse(format, body))
+        .await
+        .map_err(|e| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+        })??;
     let (pairs, ctx) = (Arc::new(pairs), Arc::new(ctx));
     let count = pairs.len();
     let chunks = count.div_ceil(CHUNK).max(1);
@@ -254,7 +317,7 @@ pub fn answer(format: Format, body: &[u8], ctx: BatchContext) -> Result<Body, Ap
             for chunk in (first_chunk..chunks).step_by(RENDERERS) {
                 let range = chunk * CHUNK..((chunk + 1) * CHUNK).min(count);
                 let (first, last) = (range.start == 0, range.end == count);
-                let text = render(format, &pairs[range], first, last, &ctx);
+                let text = render(format, &pairs, range, first, last, &ctx);
                 if tx.blocking_send(Bytes::from(text)).is_err() {
                     return; // The client went away.
                 }
@@ -274,43 +337,44 @@ pub fn answer(format: Format, body: &[u8], ctx: BatchContext) -> Result<Body, Ap
 
 fn render(
     format: Format,
-    pairs: &[(String, String)],
+    pairs: &Pairs,
+    range: std::ops::Range<usize>,
     first: bool,
     last: bool,
     ctx: &BatchContext,
-) -> String {
-    let mut out = String::with_capacity(pairs.len() * 200 + 64);
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(range.len() * 200 + 64);
     let mut counts = [0u64; Reason::ALL.len()];
     let gold_version = ctx.decisions.publication.gold_version;
     if first {
         match format {
-            Format::Json => out.push('['),
+            Format::Json => out.push(b'['),
             Format::Ndjson => {}
-            Format::Csv => out.push_str(CSV_HEADER),
+            Format::Csv => out.extend_from_slice(CSV_HEADER.as_bytes()),
         }
     }
-    for (i, (account, phone)) in pairs.iter().enumerate() {
+    for i in range {
+        let (account, phone) = pairs.pair(i);
         let (key, decision) =
             ctx.decisions
                 .can_send_sms(account, phone, ctx.max_snapshot_age_days, ctx.today);
         counts[reason_index(decision.reason)] += 1;
         match format {
             Format::Json | Format::Ndjson => {
-                if format == Format::Json && !(first && i == 0) {
-                    out.push(',');
+                if format == Format::Json && i > 0 {
+                    out.push(b',');
                 }
                 let body = DecisionBody::new(key.as_ref(), &decision, None, gold_version);
-                let json = serde_json::to_string(&body).expect("a decision serialises");
-                out.push_str(&json);
+                serde_json::to_writer(&mut out, &body).expect("a decision serialises");
                 if format == Format::Ndjson {
-                    out.push('\n');
+                    out.push(b'\n');
                 }
             }
             Format::Csv => push_csv(&mut out, key.as_ref(), &decision, gold_version),
         }
     }
     if last && format == Format::Json {
-        out.push(']');
+        out.push(b']');
     }
     for (reason, n) in Reason::ALL.iter().zip(counts) {
         if n > 0 {

@@ -46,7 +46,11 @@ pub async fn can_send_sms(
     let decisions = served(&app)?;
     let gold_version = decisions.publication.gold_version;
     let (key, decision) = match as_of {
-        None => decisions.can_send_sms(&account, &phone, app.config.max_snapshot_age_days, today()),
+        None => {
+            let policy = app.config.max_snapshot_age_days;
+            let (key, decision) = decisions.can_send_sms(&account, &phone, policy, today());
+            (key, decision.into_owned())
+        }
         Some(date) => {
             let answer = phone_consent_lake::check_at(
                 &app.config.lake,
@@ -110,7 +114,7 @@ pub async fn can_send_sms_batch(
         metrics: app.metrics.clone(),
         slot,
     };
-    let body: Body = batch::answer(format, &body, ctx)?;
+    let body: Body = batch::answer(format, body, ctx).await?;
     Ok(([(header::CONTENT_TYPE, format.content_type())], body).into_response())
 }
 
@@ -173,7 +177,7 @@ pub async fn phone(
         "gold_version": decisions.publication.gold_version,
         "allowed": decision.allowed,
         "reason": decision.reason.code(),
-        "decided_by": decision.decided_by.as_ref().map(EvidenceBody::new),
+        "decided_by": decision.evidence().map(EvidenceBody::new),
         "state": StateBody::new(state),
         "timeline": timeline,
     });
