@@ -31,10 +31,11 @@ enum Command {
     /// ingest ledger already has are skipped unread; a known name with other content is
     /// refused (conflicting_redelivery) unless replaced with --replace.
     #[command(
-        after_help = "Examples:\n  phone-consent run ./feed --lake ./lake\n  phone-consent run ./feed --replace IC_A2RGMRHG_DMENRL_DataManager-20190101000000863-ENRLMT-EXPORT_000.csv.gz\n  phone-consent run ./feed --rebuild"
+        after_help = "Examples:\n  phone-consent run ./feed --lake ./lake\n  phone-consent run s3://raw-bucket/feed --lake s3://lake-bucket/lake   # PHONE_CONSENT_PII_KEY and AWS_* set\n  phone-consent run ./feed --replace IC_A2RGMRHG_DMENRL_DataManager-20190101000000863-ENRLMT-EXPORT_000.csv.gz\n  phone-consent run ./feed --rebuild"
     )]
     Run {
-        /// The feed's data root (holds ENROLLMENT/ and MAINTENANCE/).
+        /// The feed's data root (holds ENROLLMENT/ and MAINTENANCE/): a folder, or
+        /// s3://bucket/prefix (only files the ledger lacks are fetched).
         data_dir: PathBuf,
         #[command(flatten)]
         lake: LakeArg,
@@ -216,7 +217,8 @@ enum Command {
 
 #[derive(clap::Args)]
 struct LakeArg {
-    /// The lake root.
+    /// The lake root: a folder, or s3://bucket/prefix (credentials, region and endpoint
+    /// from the AWS environment: AWS_REGION, AWS_ENDPOINT_URL, the task role, ...).
     #[arg(long = "lake", default_value = "lake")]
     path: PathBuf,
 }
@@ -414,6 +416,10 @@ fn dispatch(cli: Cli) -> Result<Outcome> {
 
 /// Commands that read the lake say so clearly when there is none.
 fn require_lake(lake: &std::path::Path) -> Result<()> {
+    // A lake in an object store is looked for by the command itself, which names the table.
+    if phone_consent_lake::store::remote_url(lake)?.is_some() {
+        return Ok(());
+    }
     if lake
         .join(phone_consent_lake::schema::PHONE_CONSENT)
         .join("_delta_log")

@@ -61,6 +61,8 @@ use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError};
 use serde_json::{Map, Value, json};
 use url::Url;
 
+use crate::store;
+
 /// Name of the Delta transaction log directory inside a table directory.
 const DELTA_LOG_DIR: &str = "_delta_log";
 
@@ -125,6 +127,23 @@ pub enum LakeError {
         /// Underlying DataFusion error.
         #[source]
         source: Box<DataFusionError>,
+    },
+    /// A lake or feed location that cannot be used.
+    #[error("{location}: {why}")]
+    Location {
+        /// The location as given.
+        location: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// An object store request failed.
+    #[error("object store {location}: {source}")]
+    Object {
+        /// What was being read or written.
+        location: String,
+        /// Underlying object store error.
+        #[source]
+        source: Box<deltalake::logstore::object_store::Error>,
     },
     /// The path does not hold a Delta table.
     #[error("no delta table at {table}")]
@@ -234,8 +253,11 @@ impl Default for WriteOptions {
 /// sees it; if it is never committed it is an orphan that `VACUUM` removes.
 #[derive(Debug, Clone)]
 pub struct StagedFile {
-    /// Table directory the file was written into.
+    /// Table directory the file was written for.
     pub table_dir: PathBuf,
+    /// Where the file's bytes are: in the table directory, or (for a table in an object
+    /// store) in a local staging folder until the commit uploads them.
+    pub written_to: PathBuf,
     /// Path of the file relative to the table directory, `/`-separated
     /// (what goes into the Delta `add.path`).
     pub path: String,
@@ -354,8 +376,12 @@ impl ParquetFileWriter {
         let table_dir = table_dir.as_ref().to_path_buf();
         let table = table_dir.display().to_string();
         to_kernel_schema(&schema, &table)?;
-        std::fs::create_dir_all(&table_dir).map_err(|source| LakeError::Io {
-            path: table.clone(),
+        let write_dir = match store::remote_url(&table_dir)? {
+            Some(url) => store::local_folder("staging", &url),
+            None => table_dir.clone(),
+        };
+        std::fs::create_dir_all(&write_dir).map_err(|source| LakeError::Io {
+            path: write_dir.display().to_string(),
             source,
         })?;
         let prefix = options.file_prefix.as_deref().unwrap_or("part");
@@ -374,7 +400,7 @@ impl ParquetFileWriter {
             uuid::Uuid::new_v4(),
             options.codec.file_infix()
         );
-        let file_path = table_dir.join(&rel_path);
+        let file_path = write_dir.join(&rel_path);
         let parquet_err = |source| LakeError::Parquet {
             file: file_path.display().to_string(),
             source,
@@ -454,6 +480,7 @@ impl ParquetFileWriter {
         let num_rows = metadata.file_metadata().num_rows();
         Ok(StagedFile {
             table_dir: self.table_dir,
+            written_to: self.file_path,
             path: self.rel_path,
             size: fs_meta.len() as i64,
             num_rows,
@@ -530,20 +557,43 @@ pub async fn commit_noting(
     let table_dir = table_dir.as_ref();
     let table = table_dir.display().to_string();
     let kernel_schema = to_kernel_schema(schema, &table)?;
-    std::fs::create_dir_all(table_dir).map_err(|source| LakeError::Io {
-        path: table.clone(),
-        source,
-    })?;
-    let canonical_dir = canonical(table_dir)?;
-    for file in &files {
-        check_staged(file, &canonical_dir, &kernel_schema, &table)?;
-    }
+    let remote = store::remote_url(table_dir)?;
+    let (url, table_name) = match &remote {
+        Some(url) => {
+            for file in &files {
+                check_staged(file, table_dir, &kernel_schema, &table)?;
+            }
+            let name = url
+                .path_segments()
+                .and_then(|s| s.filter(|s| !s.is_empty()).next_back());
+            (url.clone(), name.map(str::to_owned))
+        }
+        None => {
+            std::fs::create_dir_all(table_dir).map_err(|source| LakeError::Io {
+                path: table.clone(),
+                source,
+            })?;
+            let canonical_dir = canonical(table_dir)?;
+            for file in &files {
+                check_staged(file, &canonical_dir, &kernel_schema, &table)?;
+            }
+            let name = canonical_dir.file_name().and_then(|n| n.to_str());
+            (dir_url(&canonical_dir, &table)?, name.map(str::to_owned))
+        }
+    };
 
     let delta_err = |e| delta_error(&table, e);
-    let url = dir_url(&canonical_dir, &table)?;
     let mut delta = DeltaTableBuilder::from_url(url)
         .and_then(|b| b.build())
         .map_err(delta_err)?;
+    if remote.is_some() {
+        // The data files go up before the commit that names them.
+        let objects = delta.log_store().object_store(None);
+        for file in &files {
+            let to = deltalake::Path::from(file.path.as_str());
+            store::upload(objects.as_ref(), &file.written_to, &to, &table).await?;
+        }
+    }
     let exists = delta
         .verify_deltatable_existence()
         .await
@@ -565,10 +615,11 @@ pub async fn commit_noting(
             .with_actions(adds)
             .with_save_mode(SaveMode::ErrorIfExists)
             .with_commit_properties(properties);
-        if let Some(name) = canonical_dir.file_name().and_then(|n| n.to_str()) {
+        if let Some(name) = &table_name {
             create = create.with_table_name(name);
         }
         let created = create.await.map_err(delta_err)?;
+        remove_uploaded(remote.is_some(), &files);
         return Ok(created.version().unwrap_or(0) as i64);
     }
 
@@ -638,7 +689,17 @@ pub async fn commit_noting(
         )
         .await
         .map_err(delta_err)?;
+    remove_uploaded(remote.is_some(), &files);
     Ok(finalized.version() as i64)
+}
+
+/// Once committed, the local copies of uploaded files are not needed.
+fn remove_uploaded(uploaded: bool, files: &[StagedFile]) {
+    if uploaded {
+        for file in files {
+            let _ = std::fs::remove_file(&file.written_to);
+        }
+    }
 }
 
 fn check_staged(
@@ -652,7 +713,10 @@ fn check_staged(
         file: file.path.clone(),
         message,
     };
-    let file_dir = canonical(&file.table_dir)?;
+    let file_dir = match store::remote_url(canonical_dir)? {
+        Some(_) => file.table_dir.clone(),
+        None => canonical(&file.table_dir)?,
+    };
     if file_dir != canonical_dir {
         return Err(staged_err(format!(
             "it was written into {}",
@@ -682,10 +746,11 @@ fn check_staged(
 pub async fn table_version(table_dir: impl AsRef<Path>) -> Result<Option<i64>> {
     let table_dir = table_dir.as_ref();
     let table = table_dir.display().to_string();
-    if !table_dir.is_dir() {
-        return Ok(None);
-    }
-    let url = dir_url(&canonical(table_dir)?, &table)?;
+    let url = match store::remote_url(table_dir)? {
+        Some(url) => url,
+        None if !table_dir.is_dir() => return Ok(None),
+        None => dir_url(&canonical(table_dir)?, &table)?,
+    };
     let delta_err = |e| delta_error(&table, e);
     let delta = DeltaTableBuilder::from_url(url)
         .and_then(|b| b.build())
@@ -765,10 +830,18 @@ pub async fn read_table_version(
 
 async fn open(table_dir: &Path, version: Option<u64>) -> Result<DeltaTable> {
     let table = table_dir.display().to_string();
-    if !table_dir.join(DELTA_LOG_DIR).is_dir() {
-        return Err(LakeError::NotATable { table });
-    }
-    let url = dir_url(&canonical(table_dir)?, &table)?;
+    let url = match store::remote_url(table_dir)? {
+        Some(url) => {
+            if table_version(table_dir).await?.is_none() {
+                return Err(LakeError::NotATable { table });
+            }
+            url
+        }
+        None if !table_dir.join(DELTA_LOG_DIR).is_dir() => {
+            return Err(LakeError::NotATable { table });
+        }
+        None => dir_url(&canonical(table_dir)?, &table)?,
+    };
     let mut builder = DeltaTableBuilder::from_url(url).map_err(|e| delta_error(&table, e))?;
     if let Some(version) = version {
         builder = builder.with_version(version);
@@ -806,18 +879,68 @@ pub async fn data_files(table_dir: impl AsRef<Path>) -> Result<Vec<DataFile>> {
     let table = table_dir.display().to_string();
     let delta = open(table_dir, None).await?;
     let state = delta.snapshot().map_err(|e| delta_error(&table, e))?;
-    Ok(state
+    let files: Vec<(String, i64, Option<u64>)> = state
         .log_data()
         .into_iter()
         .map(|file| {
-            let relative = file.path().into_owned();
-            DataFile {
-                path: table_dir.join(&relative),
-                name: relative.rsplit('/').next().unwrap_or_default().to_owned(),
-                rows: file.num_records().map(|n| n as u64),
-            }
+            let rows = file.num_records().map(|n| n as u64);
+            (file.path().into_owned(), file.size(), rows)
+        })
+        .collect();
+    let name_of = |path: &str| path.rsplit('/').next().unwrap_or_default().to_owned();
+    let local_dir = match store::remote_url(table_dir)? {
+        Some(url) => {
+            let cache = store::local_folder("cache", &url);
+            fetch_data_files(&delta, &files, &cache, &table).await?;
+            Some(cache)
+        }
+        None => None,
+    };
+    Ok(files
+        .into_iter()
+        .map(|(path, _, rows)| DataFile {
+            // A remote file is cached under its name (a table's data files sit at its root).
+            path: match &local_dir {
+                Some(cache) => cache.join(name_of(&path)),
+                None => table_dir.join(&path),
+            },
+            name: name_of(&path),
+            rows,
         })
         .collect())
+}
+
+/// Downloads the data files of a remote table that `cache` does not hold yet (a data
+/// file's name is never reused, so a cached copy of the right size is that file).
+async fn fetch_data_files(
+    delta: &DeltaTable,
+    files: &[(String, i64, Option<u64>)],
+    cache: &Path,
+    table: &str,
+) -> Result<()> {
+    use deltalake::logstore::object_store::ObjectStoreExt;
+    let log_store = delta.log_store();
+    let table_prefix = log_store.root_url().path().trim_start_matches('/');
+    for (path, size, _) in files {
+        let name = path.rsplit('/').next().unwrap_or_default();
+        let local = cache.join(name);
+        if std::fs::metadata(&local).is_ok_and(|m| m.len() as i64 == *size) {
+            continue;
+        }
+        // delta-rs hands a remote table's paths back from the bucket's root.
+        let objects = if path.starts_with(table_prefix) {
+            log_store.root_object_store(None)
+        } else {
+            log_store.object_store(None)
+        };
+        let location = deltalake::Path::from(path.as_str());
+        let meta = objects
+            .head(&location)
+            .await
+            .map_err(|e| store::object_error(&format!("{table}: {path}"), e))?;
+        store::download(objects.as_ref(), &location, &meta, &local, table).await?;
+    }
+    Ok(())
 }
 
 /// Which rows of a file [`read_files`] decodes: each stage sees a batch of its named
@@ -1068,7 +1191,49 @@ fn arrow_schema_of(delta: &DeltaTable, table: &str) -> Result<SchemaRef> {
 /// `_delta_log`), sorted by path. Directories whose name starts with `_` or
 /// `.` are not searched, nor are table directories themselves. A missing
 /// root yields an empty list.
-pub fn find_tables(lake_root: impl AsRef<Path>) -> Result<Vec<TableEntry>> {
+pub async fn find_tables(lake_root: impl AsRef<Path>) -> Result<Vec<TableEntry>> {
+    let root = lake_root.as_ref();
+    match store::remote_url(root)? {
+        Some(url) => find_remote_tables(root, &url).await,
+        None => find_local_tables(root),
+    }
+}
+
+/// [`find_tables`] in an object store: every prefix holding a `_delta_log/`.
+async fn find_remote_tables(root: &Path, url: &Url) -> Result<Vec<TableEntry>> {
+    let mut tables = std::collections::BTreeSet::new();
+    for object in store::list(url).await? {
+        let mut parts: Vec<String> = object
+            .location
+            .parts()
+            .map(|p| p.as_ref().to_owned())
+            .collect();
+        let Some(log) = parts.iter().position(|p| p == DELTA_LOG_DIR) else {
+            continue;
+        };
+        parts.truncate(log);
+        if parts.is_empty()
+            || parts
+                .iter()
+                .any(|c| c.starts_with('_') || c.starts_with('.'))
+        {
+            continue;
+        }
+        tables.insert(parts);
+    }
+    // A table inside another table is not searched for, as on disk.
+    let all: Vec<Vec<String>> = tables.into_iter().collect();
+    Ok(all
+        .iter()
+        .filter(|t| !all.iter().any(|o| o.len() < t.len() && t.starts_with(o)))
+        .map(|components| TableEntry {
+            dir: components.iter().fold(root.to_path_buf(), |d, c| d.join(c)),
+            components: components.clone(),
+        })
+        .collect())
+}
+
+fn find_local_tables(lake_root: &Path) -> Result<Vec<TableEntry>> {
     fn walk(dir: &Path, components: &mut Vec<String>, out: &mut Vec<TableEntry>) -> Result<()> {
         if dir.join(DELTA_LOG_DIR).is_dir() {
             out.push(TableEntry {
@@ -1103,7 +1268,7 @@ pub fn find_tables(lake_root: impl AsRef<Path>) -> Result<Vec<TableEntry>> {
         Ok(())
     }
 
-    let root = lake_root.as_ref();
+    let root = lake_root;
     let mut out = Vec::new();
     if root.is_dir() {
         walk(root, &mut Vec::new(), &mut out)?;
@@ -1134,7 +1299,7 @@ pub fn find_tables(lake_root: impl AsRef<Path>) -> Result<Vec<TableEntry>> {
 pub async fn sql_context(lake_root: impl AsRef<Path>) -> Result<SessionContext> {
     let lake_root = lake_root.as_ref();
     let root = lake_root.display().to_string();
-    let tables = find_tables(lake_root)?;
+    let tables = find_tables(lake_root).await?;
     let ctx = empty_context();
     let query_err = |source| LakeError::Query {
         context: root.clone(),
@@ -1785,7 +1950,7 @@ mod tests {
         // A directory that is not a table is ignored.
         std::fs::create_dir_all(root.join("silver").join("empty")).unwrap();
 
-        let tables = find_tables(root).unwrap();
+        let tables = find_tables(root).await.unwrap();
         let names: Vec<_> = tables.iter().map(|t| t.qualified_name().unwrap()).collect();
         assert_eq!(names, ["bronze.nonfin", "gold.phone_consent"]);
 

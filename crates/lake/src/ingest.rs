@@ -23,7 +23,9 @@ use crate::pii::PiiHasher;
 use crate::publish::Publication;
 use crate::quality::{Coverage, FileOutcome, Finding, RunFacts};
 use crate::runs::{self, RunRecord};
-use crate::{Error, Result, audit_trail, history, publish, quality, rebuild, schema};
+use crate::{
+    Error, Result, audit_trail, history, publish, quality, rebuild, remote_feed, schema, store,
+};
 
 /// Reports a run's progress (the CLI draws bars or log lines).
 pub trait Progress: Sync {
@@ -205,8 +207,15 @@ struct TaskDone {
 pub async fn run(options: &RunOptions, progress: &dyn Progress) -> Result<RunSummary> {
     let started = Instant::now();
     let started_at_us = now_us();
-    let discovery = discover(&options.data_dir)?;
-    std::fs::create_dir_all(&options.lake).map_err(|e| Error::io(&options.lake, e))?;
+    let feed_url = store::remote_url(&options.data_dir)?;
+    // A local feed is found before the lake is touched: a wrong DATA_DIR creates nothing.
+    let local_discovery = match &feed_url {
+        None => Some(discover(&options.data_dir)?),
+        Some(_) => None,
+    };
+    if store::remote_url(&options.lake)?.is_none() {
+        std::fs::create_dir_all(&options.lake).map_err(|e| Error::io(&options.lake, e))?;
+    }
     let past_runs = runs::load(&options.lake).await?;
     let last_run = past_runs.last().cloned();
     let mut ledger = match last_run {
@@ -219,8 +228,21 @@ pub async fn run(options: &RunOptions, progress: &dyn Progress) -> Result<RunSum
         run_id,
         ..RunSummary::default()
     };
+    // A feed in an object store: the files the ledger may need are fetched into a local
+    // folder; those it has applied, with the same size and time, are skipped unread.
+    let remote_feed = match &feed_url {
+        Some(url) => Some(remote_feed::fetch(url, &ledger, &options.replace).await?),
+        None => None,
+    };
+    let discovery = match (local_discovery, &remote_feed) {
+        (Some(discovery), _) => discovery,
+        (None, feed) => discover(
+            feed.as_ref()
+                .map_or(options.data_dir.as_path(), |f| f.dir()),
+        )?,
+    };
     let arrivals = sort_arrivals(discovery, &ledger, &options.replace)?;
-    summary.files_skipped = arrivals.skipped;
+    summary.files_skipped = arrivals.skipped + remote_feed.as_ref().map_or(0, |f| f.skipped_unread);
     summary.feed_bytes_read = arrivals.hashed_bytes;
     summary.refused = arrivals.refused.clone();
     summary.replaced = arrivals.replaced.clone();

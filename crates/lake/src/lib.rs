@@ -12,9 +12,11 @@ pub mod pii;
 pub mod publish;
 pub mod quality;
 pub mod rebuild;
+pub mod remote_feed;
 pub mod runs;
 pub mod schema;
 pub mod served;
+pub mod store;
 
 use std::path::{Path, PathBuf};
 

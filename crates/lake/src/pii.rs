@@ -26,7 +26,8 @@ impl std::fmt::Debug for PiiHasher {
 
 impl PiiHasher {
     /// The key from `PHONE_CONSENT_PII_KEY` if set, else from the lake's key file, created
-    /// with 32 random bytes on first use.
+    /// with 32 random bytes on first use (a local lake only: a lake in an object store
+    /// must be given the key).
     pub fn for_lake(lake: &Path) -> Result<Self> {
         if let Ok(secret) = std::env::var(KEY_ENV)
             && !secret.is_empty()
@@ -35,6 +36,16 @@ impl PiiHasher {
                 "phone-consent pii key v1",
                 secret.as_bytes(),
             )));
+        }
+        if crate::store::is_remote(lake) {
+            // A key stored beside the hashes it keys would protect nothing.
+            return Err(Error::Invalid {
+                what: lake.display().to_string(),
+                why: format!(
+                    "a lake in an object store needs its PII key from {KEY_ENV} \
+                     (e.g. from a secrets manager); none is created there"
+                ),
+            });
         }
         let path = lake.join(KEY_FILE);
         let key = match std::fs::read(&path) {
