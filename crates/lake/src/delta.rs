@@ -565,7 +565,7 @@ pub async fn commit_noting(
             }
             let name = url
                 .path_segments()
-                .and_then(|s| s.filter(|s| !s.is_empty()).next_back());
+                .and_then(|mut s| s.rfind(|s| !s.is_empty()));
             (url.clone(), name.map(str::to_owned))
         }
         None => {
