@@ -26,8 +26,10 @@
 //! are ever read.
 //!
 //! Storage: commit, read and version look-ups go through the table's Delta
-//! log store (`file://` URLs today). Staging parquet files and discovering
-//! tables under the lake root still use `std::fs`, i.e. they are local-only.
+//! log store: a local folder (`file://`) or an S3 prefix (see [`crate::store`]).
+//! For a table in S3, files are staged in a local folder and uploaded just
+//! before the commit that names them, and [`data_files`] are read from a local
+//! cache.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
