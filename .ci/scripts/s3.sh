@@ -40,8 +40,10 @@ passed=0
 failed=0
 ok() { passed=$((passed + 1)); printf 'ok    %s\n' "$1"; }
 fail() { failed=$((failed + 1)); printf 'FAIL  %s\n' "$1"; }
-same() { # same NAME FILE_A FILE_B
-  if cmp -s "$2" "$3"; then ok "$1"; else fail "$1"; diff "$2" "$3" | head -20 | sed 's/^/      /'; fi
+same() { # same NAME FILE_A FILE_B: equal, not empty, and no command in them failed
+  if [ ! -s "$2" ] || grep -q '^error' "$2"; then
+    fail "$1"; head -n 5 "$2" | sed 's/^/      /'
+  elif cmp -s "$2" "$3"; then ok "$1"; else fail "$1"; diff "$2" "$3" | head -20 | sed 's/^/      /'; fi
 }
 
 python3 - "$AWS_ENDPOINT_URL" <<'PY'
@@ -114,6 +116,25 @@ while IFS=, read -r account phone; do
 done <"$work/keys.csv"
 same "check over the S3 lake: $(wc -l <"$work/keys.csv") keys answer as over the local lake" \
   "$work/check-s3.txt" "$work/check-local.txt"
+
+# The audit trail: history and as-of answers fold the stored events read from S3.
+: >"$work/history-s3.txt"
+: >"$work/history-local.txt"
+while IFS=, read -r account phone; do
+  for l in "$lake" "$local"; do
+    out="$work/history-local.txt"
+    [ "$l" = "$lake" ] && out="$work/history-s3.txt"
+    "$bin" history "$account" "$phone" --lake "$l" --json >>"$out" 2>&1 || true
+    "$bin" check "$account" "$phone" --as-of 2022-06-30 --lake "$l" --json >>"$out" 2>&1 || true
+  done
+done < <(head -n 10 "$work/keys.csv")
+same "history and check --as-of over the S3 lake answer as over the local lake" \
+  "$work/history-s3.txt" "$work/history-local.txt"
+gold_as_of='gold --as-of 2022-06-30 --format csv'
+"$bin" $gold_as_of --lake "$lake" >"$work/gold-as-of-s3.csv" 2>"$work/gold-as-of.err" || sed 's/^/      /' "$work/gold-as-of.err"
+"$bin" $gold_as_of --lake "$local" >"$work/gold-as-of-local.csv"
+same "gold --as-of over the S3 lake equals the local lake's ($(wc -l <"$work/gold-as-of-local.csv") rows)" \
+  "$work/gold-as-of-s3.csv" "$work/gold-as-of-local.csv"
 
 if "$bin" report --lake "$lake" --format json >"$work/report.json" 2>"$work/report.err" &&
   python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); sys.exit(0 if r else 1)' "$work/report.json"; then
