@@ -27,7 +27,7 @@ impl Date {
 
     /// Parses exactly `yyyy-MM-dd` (SEMANTICS §1), surrounding spaces allowed.
     pub fn parse(text: &str) -> Option<Self> {
-        let b = text.trim().as_bytes();
+        let b = crate::normalise::trim(text).as_bytes();
         if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
             return None;
         }

@@ -88,20 +88,26 @@ impl Attributes {
 
     /// Packs the six values; `normalise` applies SEMANTICS §1 (the first four are codes).
     fn build(values: [&str; 6], normalise: bool) -> Self {
-        let mut text = String::with_capacity(values.iter().map(|v| v.len()).sum());
-        let mut ends = [0u32; 6];
-        for (i, (end, value)) in ends.iter_mut().zip(values).enumerate() {
-            match (normalise, i) {
-                (false, _) => text.push_str(value),
-                (true, 0..4) => crate::normalise::push_code(&mut text, value),
-                (true, _) => text.push_str(value.trim()),
+        thread_local! {
+            // Every row builds attributes: packed here first, they cost one allocation.
+            static SCRATCH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+        }
+        SCRATCH.with_borrow_mut(|text| {
+            text.clear();
+            let mut ends = [0u32; 6];
+            for (i, (end, value)) in ends.iter_mut().zip(values).enumerate() {
+                match (normalise, i) {
+                    (false, _) => text.push_str(value),
+                    (true, 0..4) => crate::normalise::push_code(text, value),
+                    (true, _) => text.push_str(crate::normalise::trim(value)),
+                }
+                *end = u32::try_from(text.len()).expect("attributes shorter than 4 GiB");
             }
-            *end = u32::try_from(text.len()).expect("attributes shorter than 4 GiB");
-        }
-        Attributes {
-            text: text.into(),
-            ends,
-        }
+            Attributes {
+                text: Arc::from(text.as_str()),
+                ends,
+            }
+        })
     }
 
     /// Makes `self` share `other`'s storage when they are equal.

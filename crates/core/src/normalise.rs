@@ -20,7 +20,7 @@ impl PhoneNumber {
     /// SEMANTICS §1: drop spaces, `-`, `.`, `(`, `)` and a leading `+`; an 11-digit number
     /// starting with `1` loses the `1`; what is left must be exactly 10 digits.
     pub fn parse(text: &str) -> Option<Self> {
-        let text = text.trim();
+        let text = trim(text);
         let text = text.strip_prefix('+').unwrap_or(text);
         let mut digits = [0u8; 11];
         let mut len = 0;
@@ -67,18 +67,30 @@ impl std::fmt::Display for PhoneNumber {
     }
 }
 
+/// `str::trim`, with a fast path for the usual value that starts and ends with a visible
+/// ASCII character (no whitespace to find): the rules trim every field of every row.
+#[inline]
+pub fn trim(text: &str) -> &str {
+    match text.as_bytes() {
+        [] => text,
+        [first, .., last] | [first @ last]
+            if first.is_ascii_graphic() && last.is_ascii_graphic() =>
+        {
+            text
+        }
+        _ => text.trim(),
+    }
+}
+
 /// SEMANTICS §1: the account of a legacy id (`cnsmr_idntfr_lgcy_txt`): trimmed, trailing
 /// consumer-type letters removed; must then be non-empty and all digits.
 pub fn account_from_legacy_id(text: &str) -> Option<&str> {
-    digits_only(
-        text.trim()
-            .trim_end_matches(|c: char| c.is_ascii_alphabetic()),
-    )
+    digits_only(trim(text).trim_end_matches(|c: char| c.is_ascii_alphabetic()))
 }
 
 /// SEMANTICS §1: ENRLMT's `account_number`: trimmed, non-empty, all digits.
 pub fn account_from_account_number(text: &str) -> Option<&str> {
-    digits_only(text.trim())
+    digits_only(trim(text))
 }
 
 fn digits_only(text: &str) -> Option<&str> {
@@ -94,7 +106,7 @@ pub fn code(text: &str) -> String {
 
 /// [`code`] appended to `buf`.
 pub fn push_code(buf: &mut String, text: &str) {
-    let t = text.trim();
+    let t = trim(text);
     if t.bytes().all(|b| !b.is_ascii_lowercase() && b.is_ascii()) {
         buf.push_str(t);
     } else {
@@ -105,7 +117,7 @@ pub fn push_code(buf: &mut String, text: &str) {
 /// A flag as a code: `Some(true)` for `Y`, `Some(false)` for `N`, `None` for anything else.
 /// Only ASCII letters upper-case to `Y` or `N`, so an ASCII comparison equals [`code`]'s.
 fn yes_no(text: &str) -> Option<bool> {
-    match text.trim().as_bytes() {
+    match trim(text).as_bytes() {
         [b'Y' | b'y'] => Some(true),
         [b'N' | b'n'] => Some(false),
         _ => None,
@@ -116,7 +128,7 @@ fn yes_no(text: &str) -> Option<bool> {
 pub fn consent_flag(text: &str) -> Result<Option<bool>, RejectReason> {
     match yes_no(text) {
         Some(flag) => Ok(Some(flag)),
-        None if text.trim().is_empty() => Ok(None),
+        None if trim(text).is_empty() => Ok(None),
         None => Err(RejectReason::InvalidConsentFlag),
     }
 }
@@ -129,6 +141,35 @@ pub fn delete_flag(text: &str) -> Result<bool, RejectReason> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trim_is_str_trim() {
+        for text in [
+            "",
+            " ",
+            "\t",
+            "x",
+            " x",
+            "x ",
+            "\tCELL\r",
+            "CELL",
+            "\u{a0}Y",
+            "Y\u{2003}",
+            "é",
+            " é ",
+            "\u{feff}N",
+            "a b",
+        ] {
+            assert_eq!(trim(text), text.trim(), "{text:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn trim_is_str_trim_on_any_text(text in "[ \t\r\u{a0}\u{2003}aZ9é-]{0,6}") {
+            proptest::prop_assert_eq!(trim(&text), text.trim());
+        }
+    }
 
     #[test]
     fn phone_formats_normalise_to_e164() {

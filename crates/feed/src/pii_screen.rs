@@ -3,8 +3,12 @@
 //! e-mail address. Such values would reach silver and gold in clear (a data-quality check).
 
 use phone_consent_core::FileKind;
+use phone_consent_core::normalise::trim;
 
 use crate::contract::{self, Column};
+
+/// The most PII columns a contract has (SSN, first and last name).
+const MAX_PII: usize = 3;
 
 /// Where a kind's PII columns and screened columns sit in canonical order.
 #[derive(Clone, Debug)]
@@ -20,9 +24,13 @@ impl PiiScreen {
         let rule = contract::rule_fields(kind);
         // Account and phone must normalise for a row to be accepted: no PII can hide there.
         let normalised = [rule.account, rule.phone];
-        let (pii, screened) = (0..columns.len())
+        let (pii, screened): (Vec<usize>, Vec<usize>) = (0..columns.len())
             .filter(|i| !normalised.contains(i))
             .partition(|i| columns[*i].pii);
+        assert!(
+            pii.len() <= MAX_PII,
+            "a contract with more PII columns than screened"
+        );
         PiiScreen {
             pii,
             screened,
@@ -32,18 +40,21 @@ impl PiiScreen {
 
     /// The first screened column of the row (canonical order) whose value looks like PII.
     pub(crate) fn first_suspect(&self, fields: &[&str]) -> Option<&'static str> {
-        let own_pii = |value: &str| {
-            self.pii.iter().any(|i| {
-                fields
-                    .get(*i)
-                    .is_some_and(|p| !p.trim().is_empty() && *p == value)
-            })
-        };
+        // The row's own PII values, those not blank (every row is screened: no allocation).
+        let mut own = [""; MAX_PII];
+        let mut n = 0;
+        for p in self.pii.iter().filter_map(|i| fields.get(*i)) {
+            if !trim(p).is_empty() {
+                own[n] = p;
+                n += 1;
+            }
+        }
+        let own = &own[..n];
         self.screened
             .iter()
             .find(|i| {
-                let value = fields.get(**i).map_or("", |v| v.trim());
-                !value.is_empty() && (looks_like_pii(value) || own_pii(value))
+                let value = fields.get(**i).map_or("", |v| trim(v));
+                !value.is_empty() && (looks_like_pii(value) || own.contains(&value))
             })
             .map(|i| self.columns[*i].name)
     }

@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 use std::hash::{BuildHasher, Hasher};
 
+use phone_consent_core::normalise::trim;
 use phone_consent_core::{Date, FileKind, RawRow, Record, RejectReason, interpret};
 
 use crate::contract::{self, RuleFields};
@@ -109,7 +110,7 @@ pub fn read_text(
     let mut canonical: Vec<&str> = Vec::with_capacity(map.positions.len());
     for (i, line) in lines.enumerate() {
         let line_no = i as u64 + 2;
-        if line.trim().is_empty() {
+        if trim(line).is_empty() {
             continue;
         }
         stats.rows_read += 1;

@@ -232,6 +232,9 @@ pub struct WriteOptions {
     /// without min/max statistics: a codec cannot shrink them and their bounds prune nothing,
     /// so both would only cost time.
     pub random_columns: Vec<String>,
+    /// Columns stored without min/max statistics: values no query selects a range of, whose
+    /// bounds would cost a comparison per value and prune nothing.
+    pub unbounded_columns: Vec<String>,
     /// Start of the data file's name (default `part`): files staged with one prefix can be
     /// replaced together by [`CommitMode::Replace`]. Letters, digits, `-` and `_` only.
     pub file_prefix: Option<String>,
@@ -244,6 +247,7 @@ impl Default for WriteOptions {
             max_row_group_rows: 1024 * 1024,
             plain_columns: Vec::new(),
             random_columns: Vec::new(),
+            unbounded_columns: Vec::new(),
             file_prefix: None,
         }
     }
@@ -416,6 +420,10 @@ impl ParquetFileWriter {
         for column in &options.random_columns {
             props = props
                 .set_column_compression(column.as_str().into(), Compression::UNCOMPRESSED)
+                .set_column_statistics_enabled(column.as_str().into(), EnabledStatistics::None);
+        }
+        for column in &options.unbounded_columns {
+            props = props
                 .set_column_statistics_enabled(column.as_str().into(), EnabledStatistics::None);
         }
         let props = props.build();
