@@ -61,10 +61,26 @@ impl EventKind {
 /// `cnsmr_phn_hst_id`; empty for ENRLMT). Held in one allocation: every row and every event
 /// carries them, so six `String`s each were most of a run's allocations and memory. Shared:
 /// a key's events that repeat the same attributes hold one copy (see [`Attributes::share`]).
-#[derive(Clone, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Default, Eq)]
 pub struct Attributes {
     text: Arc<str>,
     ends: [u32; 6],
+}
+
+impl PartialEq for Attributes {
+    /// Equal values: the field lengths first (most unequal attributes differ there), then
+    /// shared storage, then the text.
+    fn eq(&self, other: &Self) -> bool {
+        self.ends == other.ends && (Arc::ptr_eq(&self.text, &other.text) || self.text == other.text)
+    }
+}
+
+impl std::hash::Hash for Attributes {
+    /// The values, as equality compares them.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.text.hash(state);
+        self.ends.hash(state);
+    }
 }
 
 impl Attributes {

@@ -12,29 +12,32 @@ pub fn decode(path: &Path) -> Result<String, String> {
 /// Decodes bytes: gunzip when they start with the gzip magic (all members, so concatenated
 /// gzip works), then UTF-8 validation; a UTF-8 byte-order mark is dropped.
 pub fn decode_bytes(raw: &[u8]) -> Result<String, String> {
-    let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::with_capacity(raw.len().saturating_mul(4));
+    decode_into(raw, &mut Vec::new()).map(str::to_owned)
+}
+
+/// [`decode_bytes`] into `out` (cleared first), whose allocation a caller reading many files
+/// keeps: the text, borrowed from `out`.
+pub fn decode_into<'a>(raw: &[u8], out: &'a mut Vec<u8>) -> Result<&'a str, String> {
+    out.clear();
+    if raw.starts_with(&[0x1f, 0x8b]) {
+        out.reserve(raw.len().saturating_mul(4));
         flate2::read::MultiGzDecoder::new(raw)
-            .read_to_end(&mut out)
+            .read_to_end(out)
             .map_err(|e| {
                 format!(
                     "gzip stream is damaged or truncated after {} decoded bytes: {e}",
                     out.len()
                 )
             })?;
-        out
     } else {
-        raw.to_vec()
-    };
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let at = e.utf8_error().valid_up_to();
-        let line = 1 + e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count();
+        out.extend_from_slice(raw);
+    }
+    let text = std::str::from_utf8(out).map_err(|e| {
+        let at = e.valid_up_to();
+        let line = 1 + out[..at].iter().filter(|&&b| b == b'\n').count();
         format!("invalid UTF-8 at byte {at} (line {line})")
     })?;
-    Ok(match text.strip_prefix('\u{feff}') {
-        Some(rest) => rest.to_owned(),
-        None => text,
-    })
+    Ok(text.strip_prefix('\u{feff}').unwrap_or(text))
 }
 
 #[cfg(test)]
@@ -67,6 +70,17 @@ mod tests {
         );
         let err = decode_bytes(b"a|b\n1|\xff\n").unwrap_err();
         assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn a_reused_buffer_holds_only_the_latest_file() {
+        let mut out = Vec::new();
+        assert_eq!(
+            decode_into(&gz(b"a|b\n1|2\n"), &mut out).unwrap(),
+            "a|b\n1|2\n"
+        );
+        assert_eq!(decode_into(b"c\n", &mut out).unwrap(), "c\n");
+        assert!(decode_into(b"\xff", &mut out).is_err());
     }
 
     #[test]

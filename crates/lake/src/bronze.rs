@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use deltalake::arrow::array::{ArrayRef, Date32Builder, Int64Builder, RecordBatch, StringBuilder};
+use deltalake::arrow::array::{
+    Array, ArrayRef, Date32Builder, Int64Builder, RecordBatch, StringBuilder,
+};
 use phone_consent_core::{Date, FileKind, Provenance, Record, RejectReason, SnapshotBuilder};
 use phone_consent_feed::{RowSink, contract};
 
@@ -141,11 +143,7 @@ impl<'a> BronzeSink<'a> {
 
     fn take_batch(&mut self) -> RecordBatch {
         let n = std::mem::take(&mut self.rows);
-        let mut arrays: Vec<ArrayRef> = self
-            .columns
-            .iter_mut()
-            .map(|b| Arc::new(b.finish()) as ArrayRef)
-            .collect();
+        let mut arrays: Vec<ArrayRef> = self.columns.iter_mut().map(finish_presized).collect();
         let mut file = StringBuilder::with_capacity(n, n * self.file.len());
         let mut file_date = Date32Builder::with_capacity(n);
         for _ in 0..n {
@@ -153,8 +151,8 @@ impl<'a> BronzeSink<'a> {
             file_date.append_value(self.file_date.days());
         }
         arrays.extend([
-            Arc::new(self.account.finish()) as ArrayRef,
-            Arc::new(self.phone.finish()),
+            finish_presized(&mut self.account),
+            finish_presized(&mut self.phone),
             Arc::new(self.event_date.finish()),
             Arc::new(file.finish()),
             Arc::new(file_date.finish()),
@@ -163,6 +161,14 @@ impl<'a> BronzeSink<'a> {
         RecordBatch::try_new(schema::bronze(self.kind), arrays)
             .expect("bronze batch matches its schema")
     }
+}
+
+/// The builder's column, the builder left with room for as many rows and bytes: the next
+/// batch is as large, and growing it again by doubling copied every value once more.
+fn finish_presized(builder: &mut StringBuilder) -> ArrayRef {
+    let array = builder.finish();
+    *builder = StringBuilder::with_capacity(array.len(), array.value_data().len());
+    Arc::new(array)
 }
 
 impl RowSink for BronzeSink<'_> {

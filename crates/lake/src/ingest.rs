@@ -405,6 +405,7 @@ pub async fn run(options: &RunOptions, progress: &dyn Progress) -> Result<RunSum
             let within_window = &within_window;
             let mut pii = pii.clone();
             scope.spawn(move || {
+                let mut buffers = Buffers::default();
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     if i >= tasks.len() {
@@ -416,7 +417,7 @@ pub async fn run(options: &RunOptions, progress: &dyn Progress) -> Result<RunSum
                             m = advanced.wait(m).expect("merge counter");
                         }
                     }
-                    let done = process(&tasks[i], lake, &mut pii, progress);
+                    let done = process(&tasks[i], lake, &mut pii, &mut buffers, progress);
                     let failed = done.is_err();
                     if tx.send((i, done)).is_err() || failed {
                         break;
@@ -790,12 +791,31 @@ fn file_meta(path: &Path) -> (u64, i64) {
     })
 }
 
+/// A worker's file buffers, kept from file to file: allocating ~200 MB afresh for each file
+/// cost the kernel's zeroing of every page.
+#[derive(Default)]
+struct Buffers {
+    /// The file as stored.
+    raw: Vec<u8>,
+    /// Its decoded text.
+    text: Vec<u8>,
+}
+
+/// Reads a file into `buf` (cleared first).
+fn read_into(path: &Path, buf: &mut Vec<u8>) -> std::io::Result<()> {
+    use std::io::Read;
+    buf.clear();
+    std::fs::File::open(path)?.read_to_end(buf)?;
+    Ok(())
+}
+
 /// Reads one task's files: each decoded whole before any of its rows is delivered, so a
 /// file that cannot be read to its end contributes nothing.
 fn process(
     task: &Task,
     lake: &Path,
     pii: &mut PiiHasher,
+    buffers: &mut Buffers,
     progress: &dyn Progress,
 ) -> Result<TaskDone> {
     let mut dedup = Dedup::default();
@@ -813,16 +833,18 @@ fn process(
         // Rows reach the sink only once the file is decoded whole and its header passed.
         let mut sink =
             BronzeSink::new(lake, file.kind, name.clone(), file.file_date, pii, accepted);
-        let raw = std::fs::read(&file.path);
-        let sha256 = raw.as_deref().map(ledger::sha256_hex).unwrap_or_default();
+        let raw = read_into(&file.path, &mut buffers.raw).map(|()| &buffers.raw[..]);
+        let sha256 = raw
+            .as_ref()
+            .map_or_else(|_| String::new(), |raw| ledger::sha256_hex(raw));
         let outcome = raw
             .map_err(|e| format!("cannot read: {e}"))
-            .and_then(|raw| decode::decode_bytes(&raw))
+            .and_then(|raw| decode::decode_into(raw, &mut buffers.text))
             .map_err(|detail| FileReject {
                 reason: RejectReason::UnreadableFile,
                 detail,
             })
-            .and_then(|text| read_text(file.kind, file.file_date, &text, &mut dedup, &mut sink));
+            .and_then(|text| read_text(file.kind, file.file_date, text, &mut dedup, &mut sink));
         let mut staged = None;
         match &outcome {
             Ok(_) => {
