@@ -840,13 +840,9 @@ pub async fn read_table_version(
 
 async fn open(table_dir: &Path, version: Option<u64>) -> Result<DeltaTable> {
     let table = table_dir.display().to_string();
-    let url = match store::remote_url(table_dir)? {
-        Some(url) => {
-            if table_version(table_dir).await?.is_none() {
-                return Err(LakeError::NotATable { table });
-            }
-            url
-        }
+    let remote = store::remote_url(table_dir)?;
+    let url = match remote.clone() {
+        Some(url) => url,
         None if !table_dir.join(DELTA_LOG_DIR).is_dir() => {
             return Err(LakeError::NotATable { table });
         }
@@ -856,7 +852,11 @@ async fn open(table_dir: &Path, version: Option<u64>) -> Result<DeltaTable> {
     if let Some(version) = version {
         builder = builder.with_version(version);
     }
-    builder.load().await.map_err(|e| delta_error(&table, e))
+    // A remote table is loaded without a first look for its log: one listing, not three.
+    builder.load().await.map_err(|e| match e {
+        DeltaTableError::NotATable(_) if remote.is_some() => LakeError::NotATable { table },
+        e => delta_error(&table, e),
+    })
 }
 
 /// A data file of a table's latest version.

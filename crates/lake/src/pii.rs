@@ -37,7 +37,7 @@ impl PiiHasher {
                 secret.as_bytes(),
             )));
         }
-        if crate::store::is_remote(lake) {
+        if crate::store::remote_url(lake)?.is_some() {
             // A key stored beside the hashes it keys would protect nothing.
             return Err(Error::Invalid {
                 what: lake.display().to_string(),
