@@ -79,6 +79,9 @@ impl Ord for Account {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         match (&self.0, &other.0) {
             (Repr::Digits { value: a, len: la }, Repr::Digits { value: b, len: lb }) => {
+                if la == lb {
+                    return a.cmp(b);
+                }
                 // Digit strings compare as text: pad the shorter with zeros on the right,
                 // compare as numbers, and a prefix sorts first.
                 let width = (*la).max(*lb);
@@ -188,6 +191,21 @@ mod tests {
             for (b, tb) in accounts.iter().zip(texts) {
                 assert_eq!(a.cmp(b), ta.cmp(tb), "{ta} vs {tb}");
                 assert_eq!(a == b, ta == tb);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn accounts_order_as_their_text(
+            a in "[0-9]{1,45}",
+            b in "[0-9]{1,45}",
+            same_a in "[0-9]{16}",
+            same_b in "[0-9]{16}",
+        ) {
+            for (a, b) in [(&a, &b), (&same_a, &same_b), (&a, &a)] {
+                let (x, y) = (Account::from_digits(a), Account::from_digits(b));
+                proptest::prop_assert_eq!(x.cmp(&y), a.cmp(b), "{} vs {}", a, b);
             }
         }
     }

@@ -147,6 +147,18 @@ pub async fn stored_files(lake: &Path) -> Result<Vec<DataFile>> {
         .collect())
 }
 
+/// `phone_events` columns of few distinct values, read as dictionaries.
+const REPEATED: &[&str] = &[
+    "event",
+    "source_file",
+    "last_source_file",
+    "phone_source",
+    "phone_type",
+    "phone_status",
+    "phone_technology",
+    "quality_score",
+];
+
 /// [`load_stored`] from these files of [`stored_files`].
 pub fn read_stored(
     files: &[DataFile],
@@ -154,7 +166,7 @@ pub fn read_stored(
     threads: usize,
 ) -> Result<KeyMap<Vec<Event>>> {
     let predicate = keys.map(|k| k.predicate(true));
-    let parts = delta::read_files(files, predicate.as_ref(), threads, |_, b| {
+    let parts = delta::read_files(files, predicate.as_ref(), REPEATED, threads, |_, b| {
         Ok(decode_events(&b, &mut FileNames::default()))
     })?;
     let mut out: KeyMap<Vec<Event>> = KeyMap::default();
@@ -180,7 +192,7 @@ pub fn rows_of_other_keys(
     threads: usize,
 ) -> Result<Vec<RecordBatch>> {
     let predicate = keys.predicate(false);
-    let batches = delta::read_files(files, Some(&predicate), threads, |i, b| {
+    let batches = delta::read_files(files, Some(&predicate), &[], threads, |i, b| {
         conform(b, schema).map_err(|source| delta::LakeError::Arrow {
             table: files[i].path.display().to_string(),
             source,
@@ -197,7 +209,7 @@ pub fn rows_by_keys(
     keys: &Arc<KeySet>,
     threads: usize,
 ) -> Result<(Vec<RecordBatch>, Vec<RecordBatch>)> {
-    let parts = delta::read_files(files, None, threads, |i, b| {
+    let parts = delta::read_files(files, None, &[], threads, |i, b| {
         let arrow_err = |source| delta::LakeError::Arrow {
             table: files[i].path.display().to_string(),
             source,

@@ -53,6 +53,7 @@ use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, TableRefer
 use deltalake::kernel::{Action, Add, MetadataExt, StructType};
 use deltalake::operations::create::CreateBuilder;
 use deltalake::parquet::arrow::ArrowWriter;
+use deltalake::parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use deltalake::parquet::basic::{Compression, ZstdLevel};
 use deltalake::parquet::errors::ParquetError;
 use deltalake::parquet::file::metadata::ParquetMetaData;
@@ -966,11 +967,14 @@ pub type RowMask = dyn Fn(&RecordBatch) -> Result<BooleanArray, ArrowError> + Se
 
 /// Decodes parquet data files (every column, in the files' own Arrow types) on `threads`
 /// threads, largest file first, handing each batch to `each` with the file's index. With a
-/// predicate, only the rows it keeps are materialised. Returns what `each` returned, in no
-/// particular order.
+/// predicate, only the rows it keeps are materialised. The `Utf8` columns named in
+/// `dictionary` come as `Dictionary(Int32, Utf8)`: a column of few distinct values (file
+/// names, kinds) then decodes each value once per batch, not once per row. Returns what
+/// `each` returned, in no particular order.
 pub fn read_files<T: Send>(
     files: &[DataFile],
     predicate: Option<&RowPredicate>,
+    dictionary: &[&str],
     threads: usize,
     each: impl Fn(usize, RecordBatch) -> Result<T> + Sync,
 ) -> Result<Vec<T>> {
@@ -993,8 +997,8 @@ pub fn read_files<T: Send>(
             path: file.path.display().to_string(),
             source,
         })?;
-        let mut builder = ParquetRecordBatchReaderBuilder::try_new(handle)
-            .map_err(read_err)?
+        let metadata = reader_metadata(&handle, dictionary).map_err(read_err)?;
+        let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(handle, metadata)
             .with_batch_size(16 * 1024);
         if let Some(p) = predicate {
             let mut stages: Vec<Box<dyn ArrowPredicate>> = Vec::new();
@@ -1053,6 +1057,37 @@ pub fn read_files<T: Send>(
         out.extend(part?);
     }
     Ok(out)
+}
+
+/// A parquet file's metadata for reading, its `Utf8` columns named in `dictionary` read as
+/// `Dictionary(Int32, Utf8)`.
+fn reader_metadata(
+    file: &File,
+    dictionary: &[&str],
+) -> std::result::Result<ArrowReaderMetadata, ParquetError> {
+    let metadata = ArrowReaderMetadata::load(file, ArrowReaderOptions::new())?;
+    let as_dictionary =
+        |f: &Field| f.data_type() == &DataType::Utf8 && dictionary.contains(&f.name().as_str());
+    if !metadata.schema().fields().iter().any(|f| as_dictionary(f)) {
+        return Ok(metadata);
+    }
+    let fields: Vec<Field> = metadata
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| match as_dictionary(f) {
+            true => f.as_ref().clone().with_data_type(DataType::Dictionary(
+                Box::new(DataType::Int32),
+                Box::new(DataType::Utf8),
+            )),
+            false => f.as_ref().clone(),
+        })
+        .collect();
+    let schema = Schema::new_with_metadata(fields, metadata.schema().metadata().clone());
+    ArrowReaderMetadata::try_new(
+        metadata.metadata().clone(),
+        ArrowReaderOptions::new().with_schema(Arc::new(schema)),
+    )
 }
 
 /// Stream every row of the latest version of the table at `table_dir` through `each`, one
@@ -1841,6 +1876,39 @@ mod tests {
         let protocol = delta.snapshot().unwrap().protocol().clone();
         assert_eq!(protocol.min_reader_version(), 1);
         assert_eq!(protocol.min_writer_version(), 2);
+    }
+
+    #[test]
+    fn read_files_decodes_named_string_columns_as_dictionaries() {
+        let scratch = Scratch::new("dictionary");
+        let staged = write_parquet(scratch.path(), &[batch(0, 100)]).unwrap();
+        let file = DataFile {
+            path: staged.written_to.clone(),
+            name: staged.path.clone(),
+            rows: Some(100),
+        };
+        let read = |dictionary: &[&str]| {
+            read_files(std::slice::from_ref(&file), None, dictionary, 2, |_, b| {
+                Ok(b)
+            })
+            .unwrap()
+        };
+        let plain = concat_batches(&schema(), &read(&[])).unwrap();
+        assert_eq!(plain, batch(0, 100));
+        let batches = read(&["name", "day"]);
+        let b = &batches[0];
+        assert!(matches!(b.column(1).data_type(), DataType::Dictionary(..)));
+        assert_eq!(
+            b.column(2).data_type(),
+            &DataType::Date32,
+            "not a string column"
+        );
+        let names = cast(b.column(1), &DataType::Utf8).unwrap();
+        assert_eq!(
+            names.as_ref(),
+            plain.column(1).as_ref(),
+            "same values and nulls"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use deltalake::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
+use deltalake::arrow::array::{Array, ArrayRef, AsArray, Int32Array, RecordBatch, StringArray};
 use deltalake::arrow::compute::cast;
-use deltalake::arrow::datatypes::{DataType, Date32Type, Int64Type};
+use deltalake::arrow::datatypes::{DataType, Date32Type, Int32Type, Int64Type};
 use phone_consent_core::{
     Attributes, CalendarEntry, ConsentStatement, Date, DeleteType, Deletion, Event, EventKind,
     Evidence, Freshness, Key, PhoneNumber, PhoneState, Provenance, SnapshotCalendar, TimelineStep,
@@ -377,13 +377,6 @@ pub(crate) fn decode_events(
     b: &RecordBatch,
     files: &mut FileNames,
 ) -> Result<Vec<(Key, Vec<Event>)>> {
-    let text = |name: &str| -> Result<ArrayRef> {
-        let col = b.column_by_name(name).ok_or_else(|| missing(name))?;
-        cast(col, &DataType::Utf8).map_err(|e| Error::Invalid {
-            what: name.into(),
-            why: e.to_string(),
-        })
-    };
     let names = [
         "account_number",
         "phone_number",
@@ -393,13 +386,31 @@ pub(crate) fn decode_events(
     ]
     .into_iter()
     .chain(schema::ATTRIBUTE_COLUMNS);
-    let columns: Vec<ArrayRef> = names.map(text).collect::<Result<_>>()?;
-    let strings: Vec<&StringArray> = columns.iter().map(|c| c.as_string::<i32>()).collect();
-    let value = |c: usize, i: usize| -> &str {
-        if strings[c].is_null(i) {
-            ""
-        } else {
-            strings[c].value(i)
+    let columns: Vec<ArrayRef> = names
+        .map(|name| text_column(b, name))
+        .collect::<Result<_>>()?;
+    let mut strings: Vec<Strings> = columns.iter().map(Strings::of).collect();
+    for column in &mut strings[3..5] {
+        if let Strings::Dictionary { values, names, .. } = column {
+            *names = (0..values.len())
+                .map(|k| {
+                    files.get(if values.is_valid(k) {
+                        values.value(k)
+                    } else {
+                        ""
+                    })
+                })
+                .collect();
+        }
+    }
+    let value = |c: usize, i: usize| -> &str { strings[c].value(i) };
+    // File names as shared `Arc`s, looked up once per dictionary value.
+    let mut file_name = |c: usize, i: usize| -> Arc<str> {
+        match &strings[c] {
+            Strings::Dictionary { names, keys, .. } if keys.is_valid(i) => {
+                names[keys.value(i) as usize].clone()
+            }
+            _ => files.get(value(c, i)),
         }
     };
     let d = |name: &str| dates(b, name);
@@ -445,11 +456,11 @@ pub(crate) fn decode_events(
             last_date: required(last_date[i], "last_date")?,
             file_date: required(file_date[i], "file_date")?,
             provenance: Provenance {
-                file: files.get(value(3, i)),
+                file: file_name(3, i),
                 line: line[i].unwrap_or(0) as u64,
             },
             last_provenance: Provenance {
-                file: files.get(value(4, i)),
+                file: file_name(4, i),
                 line: last_line[i].unwrap_or(0) as u64,
             },
             attributes,
@@ -463,6 +474,59 @@ pub(crate) fn decode_events(
         });
     }
     Ok(out)
+}
+
+/// A string column as `Utf8`, or as it is when it is a `Dictionary(Int32, Utf8)`.
+fn text_column(b: &RecordBatch, name: &str) -> Result<ArrayRef> {
+    let col = b.column_by_name(name).ok_or_else(|| missing(name))?;
+    if let DataType::Dictionary(key, value) = col.data_type()
+        && **key == DataType::Int32
+        && **value == DataType::Utf8
+    {
+        return Ok(col.clone());
+    }
+    cast(col, &DataType::Utf8).map_err(|e| Error::Invalid {
+        what: name.into(),
+        why: e.to_string(),
+    })
+}
+
+/// A column of [`text_column`], read row by row (null reads as empty).
+enum Strings<'a> {
+    Plain(&'a StringArray),
+    Dictionary {
+        keys: &'a Int32Array,
+        values: &'a StringArray,
+        /// The values as shared file names (file-name columns only).
+        names: Vec<Arc<str>>,
+    },
+}
+
+impl<'a> Strings<'a> {
+    fn of(column: &'a ArrayRef) -> Self {
+        match column.as_dictionary_opt::<Int32Type>() {
+            Some(d) => Strings::Dictionary {
+                keys: d.keys(),
+                values: d.values().as_string::<i32>(),
+                names: Vec::new(),
+            },
+            None => Strings::Plain(column.as_string::<i32>()),
+        }
+    }
+
+    fn value(&self, i: usize) -> &'a str {
+        match *self {
+            Strings::Plain(a) if a.is_valid(i) => a.value(i),
+            Strings::Dictionary { keys, values, .. } if keys.is_valid(i) => {
+                let k = keys.value(i) as usize;
+                match values.is_valid(k) {
+                    true => values.value(k),
+                    false => "",
+                }
+            }
+            _ => "",
+        }
+    }
 }
 
 fn missing(name: &str) -> Error {

@@ -527,7 +527,7 @@ pub async fn run(options: &RunOptions, progress: &dyn Progress) -> Result<RunSum
         .count() as u64;
 
     progress.stage("reconciling and writing silver and gold");
-    let run_of: HashMap<&str, i64> = ledger
+    let run_of: publish::RunOf = ledger
         .entries()
         .map(|e| (e.file.as_str(), e.run_id))
         .collect();

@@ -13,7 +13,7 @@ use deltalake::arrow::array::{
 };
 use deltalake::arrow::datatypes::{Date32Type, Int64Type, TimestampMicrosecondType};
 use phone_consent_core::{Date, FileKind, RejectReason};
-use sha2::{Digest, Sha256};
+use ring::digest::{Context, SHA256, digest};
 
 use crate::history::column_strings;
 use crate::{Error, Result, delta, schema};
@@ -120,13 +120,13 @@ impl Ledger {
 
 /// Hex SHA-256 of a file's bytes.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
+    hex(digest(&SHA256, bytes).as_ref())
 }
 
 /// Hex SHA-256 of a file, read in 1 MiB pieces; also returns the bytes read.
 pub fn sha256_file(path: &Path) -> Result<(String, u64)> {
     let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut hasher = Sha256::new();
+    let mut hasher = Context::new(&SHA256);
     let mut buf = vec![0u8; 1 << 20];
     let mut total = 0u64;
     loop {
@@ -137,7 +137,7 @@ pub fn sha256_file(path: &Path) -> Result<(String, u64)> {
         total += n as u64;
         hasher.update(&buf[..n]);
     }
-    Ok((hex(&hasher.finalize()), total))
+    Ok((hex(hasher.finish().as_ref()), total))
 }
 
 /// The start of the name of every lake data file that holds a feed file's rows (bronze,

@@ -108,7 +108,7 @@ impl Publication<'_> {
 pub async fn publish(
     lake: &Path,
     reconciler: &Reconciler,
-    run_of: &HashMap<&str, i64>,
+    run_of: &RunOf<'_>,
     publication: Publication<'_>,
 ) -> Result<Published> {
     let mut keys: Vec<(&Key, &KeyHistory)> = reconciler.histories().iter().collect();
@@ -313,6 +313,10 @@ fn count_states(batches: &[RecordBatch]) -> Result<Published> {
     Ok(p)
 }
 
+/// Each applied file's run, looked up once per audit-trail row (a fast hash: the names are
+/// long, the lookups millions).
+pub type RunOf<'a> = HashMap<&'a str, i64, foldhash::fast::RandomState>;
+
 /// A folded key: its history and state.
 type Folded<'a> = (&'a Key, &'a KeyHistory, PhoneState);
 
@@ -321,7 +325,7 @@ type Folded<'a> = (&'a Key, &'a KeyHistory, PhoneState);
 fn fold_and_write_events<'a>(
     keys: &[(&'a Key, &'a KeyHistory)],
     calendar: &SnapshotCalendar,
-    run_of: &HashMap<&str, i64>,
+    run_of: &RunOf<'_>,
     dir: &Path,
     publication: Publication<'_>,
 ) -> Result<(Vec<Folded<'a>>, Vec<delta::StagedFile>)> {
@@ -871,4 +875,84 @@ pub fn rejects_batch(rejects: &[RejectRow]) -> Option<RecordBatch> {
         Arc::new(file_date.finish()),
     ];
     Some(RecordBatch::try_new(schema::rejects(), arrays).expect("rejects batch matches its schema"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use deltalake::arrow::compute::cast;
+    use deltalake::arrow::datatypes::DataType;
+    use phone_consent_core::{Attributes, ConsentStatement, PhoneNumber, Provenance};
+
+    #[test]
+    fn stored_events_decode_alike_from_plain_and_dictionary_columns() {
+        let day = |d: &str| Date::parse(d).unwrap();
+        let at = |file: &str, line: u64| Provenance {
+            file: file.into(),
+            line,
+        };
+        let key = |account: &str, phone: &str| {
+            Key::new(account, PhoneNumber::parse(phone).expect("a valid phone"))
+        };
+        let client = Attributes::new(["CLIENT", "CELL", "ACTIVE", "WIRELESS", "80", "r1"]);
+        let consent = Some(ConsentStatement {
+            consent: true,
+            date: day("2024-01-03"),
+        });
+        let mut observed = Event::row(
+            EventKind::Observed,
+            day("2024-01-01"),
+            day("2024-01-01"),
+            at("snap-1.csv.gz", 2),
+            client.clone(),
+            None,
+        );
+        observed.last_date = day("2024-02-01");
+        observed.last_provenance = at("snap-2.csv.gz", 7);
+        let changed = Event::row(
+            EventKind::Changed,
+            day("2024-01-03"),
+            day("2024-01-05"),
+            at("change.csv.gz", 4),
+            Attributes::new(["OTHER", "", "", "", "", ""]),
+            consent,
+        );
+        let mut events = EventsBuilder::default();
+        let (a, b) = (key("1001", "2125550100"), key("1001", "2125550101"));
+        events.push(&a, &observed, Some(1));
+        events.push(&a, &changed, Some(2));
+        events.push(&b, &changed, None);
+        let plain = events.take();
+
+        let dictionary = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+        let columns: Vec<ArrayRef> = plain
+            .schema()
+            .fields()
+            .iter()
+            .zip(plain.columns())
+            .map(|(f, c)| match f.name().as_str() {
+                "account_number" | "phone_number" | "record_id" => c.clone(),
+                _ if f.data_type() == &DataType::Utf8 => cast(c, &dictionary).unwrap(),
+                _ => c.clone(),
+            })
+            .collect();
+        let fields: Vec<_> = plain
+            .schema()
+            .fields()
+            .iter()
+            .zip(&columns)
+            .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
+            .collect();
+        let schema = Arc::new(deltalake::arrow::datatypes::Schema::new(fields));
+        let encoded = RecordBatch::try_new(schema, columns).unwrap();
+        assert!(matches!(
+            encoded.column_by_name("source_file").unwrap().data_type(),
+            DataType::Dictionary(..)
+        ));
+
+        let decode = |b: &RecordBatch| history::decode_events(b, &mut Default::default()).unwrap();
+        let expected = vec![(a, vec![observed, changed.clone()]), (b, vec![changed])];
+        assert_eq!(decode(&plain), expected);
+        assert_eq!(decode(&encoded), expected);
+    }
 }
