@@ -147,18 +147,6 @@ pub async fn stored_files(lake: &Path) -> Result<Vec<DataFile>> {
         .collect())
 }
 
-/// `phone_events` columns of few distinct values, read as dictionaries.
-const REPEATED: &[&str] = &[
-    "event",
-    "source_file",
-    "last_source_file",
-    "phone_source",
-    "phone_type",
-    "phone_status",
-    "phone_technology",
-    "quality_score",
-];
-
 /// [`load_stored`] from these files of [`stored_files`].
 pub fn read_stored(
     files: &[DataFile],
@@ -166,9 +154,13 @@ pub fn read_stored(
     threads: usize,
 ) -> Result<KeyMap<Vec<Event>>> {
     let predicate = keys.map(|k| k.predicate(true));
-    let parts = delta::read_files(files, predicate.as_ref(), REPEATED, threads, |_, b| {
-        Ok(decode_events(&b, &mut FileNames::default()))
-    })?;
+    let parts = delta::read_files(
+        files,
+        predicate.as_ref(),
+        schema::PHONE_EVENTS_REPEATED,
+        threads,
+        |_, b| Ok(decode_events(&b, &mut FileNames::default())),
+    )?;
     let mut out: KeyMap<Vec<Event>> = KeyMap::default();
     for part in parts {
         for (key, events) in part? {

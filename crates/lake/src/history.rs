@@ -404,15 +404,6 @@ pub(crate) fn decode_events(
         }
     }
     let value = |c: usize, i: usize| -> &str { strings[c].value(i) };
-    // File names as shared `Arc`s, looked up once per dictionary value.
-    let mut file_name = |c: usize, i: usize| -> Arc<str> {
-        match &strings[c] {
-            Strings::Dictionary { names, keys, .. } if keys.is_valid(i) => {
-                names[keys.value(i) as usize].clone()
-            }
-            _ => files.get(value(c, i)),
-        }
-    };
     let d = |name: &str| dates(b, name);
     let (date, last_date, file_date, consent_date) = (
         d("event_date")?,
@@ -456,11 +447,11 @@ pub(crate) fn decode_events(
             last_date: required(last_date[i], "last_date")?,
             file_date: required(file_date[i], "file_date")?,
             provenance: Provenance {
-                file: file_name(3, i),
+                file: strings[3].file_name(i, files),
                 line: line[i].unwrap_or(0) as u64,
             },
             last_provenance: Provenance {
-                file: file_name(4, i),
+                file: strings[4].file_name(i, files),
                 line: last_line[i].unwrap_or(0) as u64,
             },
             attributes,
@@ -514,17 +505,27 @@ impl<'a> Strings<'a> {
         }
     }
 
-    fn value(&self, i: usize) -> &'a str {
+    /// The dictionary key of row `i`, when the column is a dictionary and the row not null.
+    fn key(&self, i: usize) -> Option<usize> {
         match *self {
-            Strings::Plain(a) if a.is_valid(i) => a.value(i),
-            Strings::Dictionary { keys, values, .. } if keys.is_valid(i) => {
-                let k = keys.value(i) as usize;
-                match values.is_valid(k) {
-                    true => values.value(k),
-                    false => "",
-                }
-            }
+            Strings::Dictionary { keys, .. } if keys.is_valid(i) => Some(keys.value(i) as usize),
+            _ => None,
+        }
+    }
+
+    fn value(&self, i: usize) -> &'a str {
+        match (self, self.key(i)) {
+            (Strings::Plain(a), _) if a.is_valid(i) => a.value(i),
+            (Strings::Dictionary { values, .. }, Some(k)) if values.is_valid(k) => values.value(k),
             _ => "",
+        }
+    }
+
+    /// Row `i` as a shared file name: from `names` when they were made, else interned.
+    fn file_name(&self, i: usize, files: &mut FileNames) -> Arc<str> {
+        match (self, self.key(i)) {
+            (Strings::Dictionary { names, .. }, Some(k)) if !names.is_empty() => names[k].clone(),
+            _ => files.get(self.value(i)),
         }
     }
 }

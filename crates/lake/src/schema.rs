@@ -211,6 +211,18 @@ pub fn phone_events() -> SchemaRef {
     ]))
 }
 
+/// `phone_events` columns of few distinct values, read back as dictionaries.
+pub const PHONE_EVENTS_REPEATED: &[&str] = &[
+    "event",
+    "source_file",
+    "last_source_file",
+    "phone_source",
+    "phone_type",
+    "phone_status",
+    "phone_technology",
+    "quality_score",
+];
+
 /// Silver `phone_state`: one row per key, its state, attributes and evidence.
 pub fn phone_state() -> SchemaRef {
     Arc::new(Schema::new(vec![
@@ -367,6 +379,17 @@ mod tests {
         ];
         for column in listed.into_iter().flatten() {
             assert!(names.contains(column), "{column} is no bronze column");
+        }
+    }
+
+    #[test]
+    fn repeated_phone_events_columns_are_its_text_columns() {
+        let schema = phone_events();
+        for column in PHONE_EVENTS_REPEATED {
+            let field = schema
+                .field_with_name(column)
+                .expect("a phone_events column");
+            assert_eq!(field.data_type(), &DataType::Utf8, "{column}");
         }
     }
 }
