@@ -1,6 +1,5 @@
 //! Decoding a feed file to text: gzip (multi-member) recognised by content, else plain.
 
-use std::io::Read;
 use std::path::Path;
 
 /// A file's full text, decoded and checked; or why it is unreadable.
@@ -20,15 +19,12 @@ pub fn decode_bytes(raw: &[u8]) -> Result<String, String> {
 pub fn decode_into<'a>(raw: &[u8], out: &'a mut Vec<u8>) -> Result<&'a str, String> {
     out.clear();
     if raw.starts_with(&[0x1f, 0x8b]) {
-        out.reserve(raw.len().saturating_mul(4));
-        flate2::read::MultiGzDecoder::new(raw)
-            .read_to_end(out)
-            .map_err(|e| {
-                format!(
-                    "gzip stream is damaged or truncated after {} decoded bytes: {e}",
-                    out.len()
-                )
-            })?;
+        crate::gunzip::gunzip_members(raw, out).map_err(|e| {
+            format!(
+                "gzip stream is damaged or truncated after {} decoded bytes",
+                e.decoded
+            )
+        })?;
     } else {
         out.extend_from_slice(raw);
     }

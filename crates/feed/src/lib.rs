@@ -6,6 +6,7 @@ pub mod contract;
 pub mod decode;
 pub mod discover;
 pub mod generate;
+mod gunzip;
 pub mod name;
 mod pii_screen;
 pub mod reader;
