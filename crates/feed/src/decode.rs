@@ -39,14 +39,7 @@ pub fn decode_into<'a>(raw: &[u8], out: &'a mut Vec<u8>) -> Result<&'a str, Stri
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flate2::{Compression, write::GzEncoder};
-    use std::io::Write;
-
-    fn gz(data: &[u8]) -> Vec<u8> {
-        let mut e = GzEncoder::new(Vec::new(), Compression::fast());
-        e.write_all(data).unwrap();
-        e.finish().unwrap()
-    }
+    use crate::gunzip::tests::gz;
 
     #[test]
     fn gzip_is_recognised_by_content_and_members_concatenate() {
