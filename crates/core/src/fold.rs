@@ -3,7 +3,7 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use crate::calendar::SnapshotCalendar;
+use crate::calendar::{CalendarEntry, SnapshotCalendar};
 use crate::date::Date;
 use crate::event::{Attributes, ConsentStatement, Event, EventKind};
 
@@ -109,7 +109,7 @@ pub fn fold(
     calendar: &SnapshotCalendar,
     as_of: Option<Date>,
 ) -> Option<PhoneState> {
-    fold_steps(events, calendar, as_of, |_, _| {})
+    fold_steps(events, calendar, as_of, None)
 }
 
 /// One step of a key's timeline: an event applied by the fold and the state after it.
@@ -129,20 +129,29 @@ pub fn timeline(
     as_of: Option<Date>,
 ) -> Vec<TimelineStep> {
     let mut steps = Vec::new();
-    fold_steps(events, calendar, as_of, |event, fold| {
-        if let Some(state) = fold.clone().finish() {
-            steps.push(TimelineStep { event, state });
-        }
-    });
+    fold_steps(
+        events,
+        calendar,
+        as_of,
+        Some(&mut |event, fold: &Fold<'_>| {
+            if let Some(state) = fold.clone().finish() {
+                steps.push(TimelineStep { event, state });
+            }
+        }),
+    );
     steps
 }
 
-/// The fold, calling `on_step` after each event it applies.
+/// The fold, calling `on_step` after each event it applies. Without `on_step`, the inner
+/// snapshots of a stretch that one observed run carries with no row between are skipped:
+/// applying its first and last snapshot leaves the same state as applying each (the run's
+/// attributes and consent are the same throughout, and a statement equal to the winning
+/// one does not replace it).
 fn fold_steps<'a>(
     events: &'a [Event],
     calendar: &SnapshotCalendar,
     as_of: Option<Date>,
-    mut on_step: impl FnMut(Evidence, &Fold<'a>),
+    mut on_step: Option<&mut dyn FnMut(Evidence, &Fold<'a>)>,
 ) -> Option<PhoneState> {
     let mut rows: Vec<&Event> = events
         .iter()
@@ -163,12 +172,7 @@ fn fold_steps<'a>(
     loop {
         let step = match (rows.get(next_row), snapshots.get(next_snapshot)) {
             (None, None) => break,
-            (Some(e), Some(s))
-                if (e.date, e.kind.same_date_rank())
-                    < (s.date, EventKind::Observed.same_date_rank()) =>
-            {
-                Step::Row(e)
-            }
+            (Some(e), Some(s)) if comes_before(e, s) => Step::Row(e),
             (Some(e), None) => Step::Row(e),
             (_, Some(_)) => Step::Snapshot(next_snapshot),
         };
@@ -184,17 +188,39 @@ fn fold_steps<'a>(
                     run += 1;
                 }
                 match runs.get(run).filter(|r| r.date <= s.date) {
-                    Some(r) => Some(fold.apply_observed(r, s.date, &s.file)),
+                    Some(r) => {
+                        let evidence = fold.apply_observed(r, s.date, &s.file);
+                        if on_step.is_none() {
+                            let mut last = i;
+                            while snapshots.get(last + 1).is_some_and(|t| {
+                                t.date <= r.last_date
+                                    && rows.get(next_row).is_none_or(|e| !comes_before(e, t))
+                            }) {
+                                last += 1;
+                            }
+                            if last > i {
+                                let t = &snapshots[last];
+                                fold.apply_observed(r, t.date, &t.file);
+                                next_snapshot = last + 1;
+                            }
+                        }
+                        Some(evidence)
+                    }
                     None if s.complete => fold.apply_missing(s.date, &s.file),
                     None => None,
                 }
             }
         };
-        if let Some(event) = applied {
+        if let (Some(event), Some(on_step)) = (applied, on_step.as_mut()) {
             on_step(event, &fold);
         }
     }
     fold.finish()
+}
+
+/// Whether row event `e` is applied before snapshot `s` (same-date order, SEMANTICS §3).
+fn comes_before(e: &Event, s: &CalendarEntry) -> bool {
+    (e.date, e.kind.same_date_rank()) < (s.date, EventKind::Observed.same_date_rank())
 }
 
 /// Event order within one key, for row events: date, same-date rank, then SEMANTICS §5's
