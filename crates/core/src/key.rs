@@ -67,11 +67,28 @@ impl Account {
     }
 }
 
-/// Writes `n` right-aligned into `digits`, zero-padded.
+/// Writes `n` right-aligned into `digits`, zero-padded, two digits per division (every
+/// key's account is rendered for each table a run writes).
 fn write_digits(digits: &mut [u8], mut n: u64) {
-    for d in digits.iter_mut().rev() {
-        *d = b'0' + (n % 10) as u8;
-        n /= 10;
+    const PAIRS: [u8; 200] = {
+        let mut pairs = [0u8; 200];
+        let mut i = 0;
+        while i < 100 {
+            pairs[2 * i] = b'0' + (i / 10) as u8;
+            pairs[2 * i + 1] = b'0' + (i % 10) as u8;
+            i += 1;
+        }
+        pairs
+    };
+    let mut end = digits.len();
+    while end >= 2 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        digits[end - 2..end].copy_from_slice(&PAIRS[pair..pair + 2]);
+        end -= 2;
+    }
+    if end == 1 {
+        digits[0] = b'0' + (n % 10) as u8;
     }
 }
 
@@ -206,6 +223,7 @@ mod tests {
             for (a, b) in [(&a, &b), (&same_a, &same_b), (&a, &a)] {
                 let (x, y) = (Account::from_digits(a), Account::from_digits(b));
                 proptest::prop_assert_eq!(x.cmp(&y), a.cmp(b), "{} vs {}", a, b);
+                proptest::prop_assert_eq!(&*x.text(), a.as_str());
             }
         }
     }
