@@ -396,9 +396,16 @@ pub async fn run(options: &RunOptions, progress: &dyn Progress) -> Result<RunSum
             *merged.lock().expect("merge counter") = usize::MAX / 2;
             advanced.notify_all();
         };
-        let mut silver = silver_files
-            .as_deref()
-            .map(|files| scope.spawn(move || audit_trail::read_stored(files, None, threads)));
+        // The histories are built on the reader's thread too, beside the snapshot's decoding.
+        let mut silver = silver_files.as_deref().map(|files| {
+            scope.spawn(move || {
+                audit_trail::read_stored(files, None, threads).map(|stored| {
+                    (stored.into_iter())
+                        .map(|(key, events)| (key, KeyHistory::from_events(events)))
+                        .collect::<KeyMap<_>>()
+                })
+            })
+        });
         for _ in 0..threads {
             let tx = tx.clone();
             let (tasks, next, merged, advanced, lake) = (&tasks, &next, &merged, &advanced, &lake);
@@ -442,12 +449,8 @@ pub async fn run(options: &RunOptions, progress: &dyn Progress) -> Result<RunSum
             }
             while let Some(done) = pending.remove(&expected) {
                 if let Some(reader) = silver.take() {
-                    let stored = reader.join().expect("silver reader panicked");
-                    let stored = stored.inspect_err(|_| release())?;
-                    let histories = stored
-                        .into_iter()
-                        .map(|(key, events)| (key, KeyHistory::from_events(events)))
-                        .collect();
+                    let histories = reader.join().expect("silver reader panicked");
+                    let histories = histories.inspect_err(|_| release())?;
                     reconciler = Reconciler::from_parts(histories, calendar.clone());
                 }
                 let applied = Applied {
