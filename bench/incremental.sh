@@ -2,12 +2,14 @@
 # The incremental benchmark (issue 3): on the core benchmark's feed (143,000 accounts,
 # ≈1 GB gzipped), build a lake from every file but the last weekly change file and the
 # last monthly snapshot, then time applying each of them alone to a copy of that lake.
-# Prints wall seconds, peak RSS, the run's mode and the bytes it read from the feed.
-#   bench/incremental.sh              # ACCOUNTS=143000 SEED=1 WORK=/tmp/phone-consent-bench
+# Each is applied RUNS times (default 3), each time to a fresh copy: prints every wall time
+# and their median, the last run's peak RSS, its mode and the bytes it read from the feed.
+#   bench/incremental.sh              # ACCOUNTS=143000 SEED=1 RUNS=3 WORK=/tmp/phone-consent-bench
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PHONE_CONSENT_LOG="${PHONE_CONSENT_LOG:-warn}"
 source bench/feed.sh
+RUNS="${RUNS:-3}"
 
 change=$(ls "$feed/MAINTENANCE" | grep -- '-SUPPLFWD-BDL_' | sort -t- -k2 | tail -1)
 snapshot=$(ls "$feed/MAINTENANCE" | grep -- '-NON-FIN-BDL_' | sort -t- -k2 | tail -1)
@@ -24,21 +26,25 @@ rm "$base_feed/MAINTENANCE/$change" "$base_feed/MAINTENANCE/$snapshot"
 echo "building the base lake (every file but $change and $snapshot)..."
 /usr/bin/time -f "base lake: %e s wall, %M KB peak RSS" "$bin" run "$base_feed" --lake "$base_lake" --json > /dev/null
 
-apply() { # $1 = label, $2 = file name
-  local lake="$WORK/incremental-lake-$1"
-  rm -rf "$lake"
-  cp -a "$base_lake" "$lake"
+apply() { # $1 = label, $2 = file name; RUNS times, each on a fresh copy of the base lake
+  local lake="$WORK/incremental-lake-$1" walls=() wall rss_kb
   cp -l "$feed/MAINTENANCE/$2" "$base_feed/MAINTENANCE/"
-  sync
-  /usr/bin/time -f "%e %M" -o "$WORK/time.txt" "$bin" run "$base_feed" --lake "$lake" --json > "$WORK/incremental.json"
+  for _ in $(seq "$RUNS"); do
+    rm -rf "$lake"
+    cp -a "$base_lake" "$lake"
+    sync
+    /usr/bin/time -f "%e %M" -o "$WORK/time.txt" "$bin" run "$base_feed" --lake "$lake" --json > "$WORK/incremental.json"
+    read -r wall rss_kb < "$WORK/time.txt"
+    walls+=("$wall")
+  done
   rm "$base_feed/MAINTENANCE/$2"
-  read -r wall rss_kb < "$WORK/time.txt"
-  python3 - "$1" "$2" "$wall" "$rss_kb" "$WORK/incremental.json" <<'EOF'
-import json, sys
-label, name, wall, rss_kb, path = sys.argv[1:]
+  python3 - "$1" "$2" "$rss_kb" "$WORK/incremental.json" "${walls[@]}" <<'EOF'
+import json, statistics, sys
+label, name, rss_kb, path, *walls = sys.argv[1:]
 s = json.load(open(path))
 rows = sum(k["rows_read"] for k in s["kinds"].values())
-print(f"{label}: {wall}s wall, peak RSS {int(rss_kb) // 1024} MiB, mode {s['mode']}, "
+print(f"{label}: {statistics.median(map(float, walls)):.2f}s wall (median of {', '.join(walls)}), "
+      f"peak RSS {int(rss_kb) // 1024} MiB, mode {s['mode']}, "
       f"{s['feed_bytes_read']:,} bytes read from the feed ({rows:,} rows), "
       f"{s['files_skipped']} files skipped unread, gold version {s['gold_version']}  [{name}]")
 EOF
