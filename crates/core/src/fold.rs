@@ -142,6 +142,9 @@ pub fn timeline(
     steps
 }
 
+/// What [`fold_steps`] calls after each event it applies: the event and the fold's state.
+type OnStep<'s, 'a> = &'s mut dyn FnMut(Evidence, &Fold<'a>);
+
 /// The fold, calling `on_step` after each event it applies. Without `on_step`, the inner
 /// snapshots of a stretch that one observed run carries with no row between are skipped:
 /// applying its first and last snapshot leaves the same state as applying each (the run's
@@ -151,7 +154,7 @@ fn fold_steps<'a>(
     events: &'a [Event],
     calendar: &SnapshotCalendar,
     as_of: Option<Date>,
-    mut on_step: Option<&mut dyn FnMut(Evidence, &Fold<'a>)>,
+    mut on_step: Option<OnStep<'_, 'a>>,
 ) -> Option<PhoneState> {
     let mut rows: Vec<&Event> = events
         .iter()
