@@ -139,16 +139,15 @@ pub async fn publish(
             .map(|w| w.join().expect("publish worker panicked"))
             .collect::<Vec<_>>()
     });
-    let mut folded = Vec::with_capacity(keys.len());
+    let (mut state, mut gold, mut conflicts) = (Vec::new(), Vec::new(), Vec::new());
     let mut event_files = Vec::new();
     for part in parts {
-        let (states, files) = part?;
-        folded.extend(states);
-        event_files.extend(files);
+        let part = part?;
+        state.push(part.state);
+        gold.push(part.gold);
+        conflicts.push(part.conflicts);
+        event_files.extend(part.event_files);
     }
-    let mut state = vec![state_batch(&folded)];
-    let mut gold = vec![gold_batch(folded.iter().map(|(k, _, s)| (*k, s)))];
-    let mut conflicts = vec![change_after_delete_batch(&folded)];
     let mut consent_flips = None;
     let events_mode = match publication {
         Publication::Whole { .. } => CommitMode::Overwrite,
@@ -171,7 +170,7 @@ pub async fn publish(
             let previous_keys = previous_keys.map(|b| b.num_rows() as u64).sum();
             consent_flips = Some(consent_flips_of(
                 &carried.gold_touched,
-                &gold[0],
+                &gold,
                 previous_keys,
             )?);
             gold.extend(carried.gold);
@@ -324,16 +323,25 @@ pub type RunOf<'a> = HashMap<&'a str, i64, foldhash::fast::RandomState>;
 /// A folded key: its history and state.
 type Folded<'a> = (&'a Key, &'a KeyHistory, PhoneState);
 
-/// Folds a slice of keys and stages their `phone_events` rows, one file per kind of file
-/// the publication writes.
-fn fold_and_write_events<'a>(
-    keys: &'a [(Key, &'a KeyHistory)],
+/// What one slice of keys publishes: its rows of `phone_state`, gold and
+/// `change_after_delete`, and its staged `phone_events` files.
+struct FoldedSlice {
+    state: RecordBatch,
+    gold: RecordBatch,
+    conflicts: RecordBatch,
+    event_files: Vec<delta::StagedFile>,
+}
+
+/// Folds a slice of keys, stages their `phone_events` rows (one file per kind of file the
+/// publication writes) and builds their rows of the other tables.
+fn fold_and_write_events(
+    keys: &[(Key, &KeyHistory)],
     calendar: &SnapshotCalendar,
     run_of: &RunOf<'_>,
     dir: &Path,
     publication: Publication<'_>,
-) -> Result<(Vec<Folded<'a>>, Vec<delta::StagedFile>)> {
-    let folded: Vec<Folded<'a>> = keys
+) -> Result<FoldedSlice> {
+    let folded: Vec<Folded<'_>> = keys
         .iter()
         .filter_map(|(k, h)| {
             phone_consent_core::fold(h.events(), calendar, None).map(|s| (k, *h, s))
@@ -375,7 +383,12 @@ fn fold_and_write_events<'a>(
         .into_iter()
         .filter_map(|sink| sink.finish().transpose())
         .collect::<Result<Vec<_>>>()?;
-    Ok((folded, staged))
+    Ok(FoldedSlice {
+        state: state_batch(&folded),
+        gold: gold_batch(folded.iter().map(|(k, _, s)| (*k, s))),
+        conflicts: change_after_delete_batch(&folded),
+        event_files: staged,
+    })
 }
 
 /// The fewest keys worth a folding thread of their own.
@@ -497,7 +510,7 @@ fn accounts_per_phone(gold: &[RecordBatch]) -> Result<BTreeMap<u64, u64>> {
 /// say otherwise in `after` (their new rows).
 fn consent_flips_of<'a>(
     before: &'a [RecordBatch],
-    after: &'a RecordBatch,
+    after: &'a [RecordBatch],
     previous_keys: u64,
 ) -> Result<(u64, u64)> {
     let keyed = |b: &'a RecordBatch| -> Result<Vec<StoredConsent<'a>>> {
@@ -515,10 +528,13 @@ fn consent_flips_of<'a>(
     for b in before {
         was.extend(keyed(b)?);
     }
-    let flipped = keyed(after)?
-        .into_iter()
-        .filter(|(key, now)| was.get(key).is_some_and(|then| then != now))
-        .count() as u64;
+    let mut flipped = 0;
+    for b in after {
+        flipped += keyed(b)?
+            .into_iter()
+            .filter(|(key, now)| was.get(key).is_some_and(|then| then != now))
+            .count() as u64;
+    }
     Ok((previous_keys, flipped))
 }
 
