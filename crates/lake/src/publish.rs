@@ -129,9 +129,7 @@ pub async fn publish(
             .chunks(slice)
             .map(|part| {
                 let events_dir = &events_dir;
-                scope.spawn(move || {
-                    fold_and_write_events(part, calendar, run_of, events_dir, publication)
-                })
+                scope.spawn(move || fold_slice(part, calendar, run_of, events_dir, publication))
             })
             .collect();
         workers
@@ -334,7 +332,7 @@ struct FoldedSlice {
 
 /// Folds a slice of keys, stages their `phone_events` rows (one file per kind of file the
 /// publication writes) and builds their rows of the other tables.
-fn fold_and_write_events(
+fn fold_slice(
     keys: &[(Key, &KeyHistory)],
     calendar: &SnapshotCalendar,
     run_of: &RunOf<'_>,
