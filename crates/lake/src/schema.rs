@@ -92,9 +92,23 @@ const BRONZE_UNIQUE_COLUMNS: &[&str] = &[
 /// Bronze's random UUIDs: snappy cannot shrink them (measured: to 0.90 of their size).
 const BRONZE_RANDOM_COLUMNS: &[&str] = &["cnsmr_phn_id", "cnsmr_phn_hst_id"];
 
-/// Bronze columns that keep no min/max statistics: ids, hashes, line numbers. Bronze is
-/// read whole (rebuilds) or by key, and the keys keep theirs.
+/// Bronze columns that keep no min/max statistics: ids, hashes, line numbers, and the codes
+/// (type, status, source, technology, score, flags) that every file holds most values of.
+/// Bronze is read whole (rebuilds) or by key, and the keys, dates and file name keep theirs.
+/// The codes' bounds cost 5 % of a run's CPU (measured on 64 files of the benchmark feed).
 const BRONZE_UNBOUNDED_COLUMNS: &[&str] = &[
+    "cnsmr_phn_typ_val_txt",
+    "cnsmr_phn_stts_val_txt",
+    "cnsmr_phn_src_val_txt",
+    "cnsmr_phn_tchnlgy_typ_val_txt",
+    "cnsmr_phn_qlty_score_nmbr",
+    "cnsmr_phn_cnsnt_flg",
+    "cnsmr_phn_sft_dlt_flg",
+    "phone_type",
+    "phone_technology",
+    "phone_status",
+    "phone_source",
+    "quality_score",
     "cnsmr_idntfr_lgcy_txt",
     "cnsmr_idntfr_agncy_id",
     "cnsmr_idntfr_ssn_txt_hash",
@@ -114,6 +128,9 @@ const BRONZE_UNBOUNDED_COLUMNS: &[&str] = &[
 /// How bronze data files are written.
 pub fn bronze_write_options() -> WriteOptions {
     WriteOptions {
+        // A writer holds its row group's encoded pages until the group ends: a whole snapshot
+        // file per group held ~30 MB per worker (measured: 40 MB less peak RSS at 128k rows).
+        max_row_group_rows: 128 * 1024,
         plain_columns: to_strings(BRONZE_UNIQUE_COLUMNS),
         random_columns: to_strings(BRONZE_RANDOM_COLUMNS),
         unbounded_columns: to_strings(BRONZE_UNBOUNDED_COLUMNS),
