@@ -1,6 +1,7 @@
 //! Streaming reconciliation: accepted records in, one history per key, then the fold.
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use crate::calendar::{CalendarEntry, SnapshotCalendar};
@@ -28,13 +29,29 @@ pub enum ReconcileError {
 /// hash is on the hot path (std's SipHash cost 8 % of a full run).
 pub type KeyMap<V> = HashMap<Key, V, foldhash::fast::RandomState>;
 
-/// One snapshot being assembled from its files' accepted rows.
+/// One snapshot being assembled from its files' accepted rows: one observation per key, in
+/// the order the keys first appear, found again through an index of positions. A snapshot
+/// carries every key, so this is a run's largest transient structure: a map holding the
+/// observations themselves took 67 MB per snapshot of the 1 GB feed (buckets at most 7/8
+/// full, rounded up to a power of two, and both tables alive while it grew); a list sized
+/// from the file's line count and a map of positions take 40 MB.
 #[derive(Debug, Default)]
 pub struct SnapshotBuilder {
-    observations: KeyMap<SnapshotObservation>,
+    observations: Vec<(Key, SnapshotObservation)>,
+    positions: hashbrown::HashTable<usize>,
+    hasher: foldhash::fast::RandomState,
 }
 
 impl SnapshotBuilder {
+    /// Makes room for `rows` more rows (e.g. a file's line count), so that the list does
+    /// not grow by doubling.
+    pub fn reserve(&mut self, rows: usize) {
+        self.observations.reserve_exact(rows);
+        let (observations, hasher) = (&self.observations, &self.hasher);
+        self.positions
+            .reserve(rows, |&i| hasher.hash_one(&observations[i].0));
+    }
+
     /// Adds an accepted NON-FIN row of this snapshot.
     pub fn add(&mut self, record: Record, provenance: Provenance) {
         debug_assert_eq!(record.kind, EventKind::Observed);
@@ -44,22 +61,30 @@ impl SnapshotBuilder {
             attributes: record.attributes,
             consent: record.consent,
         };
-        match self.observations.entry(record.key) {
-            std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().merge(obs),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(obs);
-            }
-        }
+        self.insert(record.key, obs);
     }
 
     /// Combines another builder of the same snapshot (e.g. another part file).
     pub fn absorb(&mut self, other: SnapshotBuilder) {
+        self.reserve(other.observations.len());
         for (key, obs) in other.observations {
-            match self.observations.entry(key) {
-                std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().merge(obs),
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    e.insert(obs);
-                }
+            self.insert(key, obs);
+        }
+    }
+
+    fn insert(&mut self, key: Key, obs: SnapshotObservation) {
+        let hash = self.hasher.hash_one(&key);
+        let (observations, hasher) = (&self.observations, &self.hasher);
+        let entry = self.positions.entry(
+            hash,
+            |&i| observations[i].0 == key,
+            |&i| hasher.hash_one(&observations[i].0),
+        );
+        match entry {
+            hashbrown::hash_table::Entry::Occupied(e) => self.observations[*e.get()].1.merge(obs),
+            hashbrown::hash_table::Entry::Vacant(e) => {
+                e.insert(self.observations.len());
+                self.observations.push((key, obs));
             }
         }
     }

@@ -103,6 +103,15 @@ impl<'a> BronzeSink<'a> {
         }
     }
 
+    /// Makes room for the rows of a decoded file: `text`'s lines bound them.
+    pub fn expect_rows_of(&mut self, text: &str) {
+        let lines = text.bytes().filter(|&b| b == b'\n').count() + 1;
+        match &mut self.accepted {
+            Accepted::Snapshot(s) => s.reserve(lines),
+            Accepted::Rows(rows) => rows.reserve(lines),
+        }
+    }
+
     /// Closes the file's staged parquet (`None` when no row was accepted). Nothing is
     /// visible in the lake until it is committed.
     pub fn finish(mut self) -> Result<Option<StagedFile>, LakeError> {

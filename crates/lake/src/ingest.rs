@@ -850,7 +850,10 @@ fn process(
                 reason: RejectReason::UnreadableFile,
                 detail,
             })
-            .and_then(|text| read_text(file.kind, file.file_date, text, &mut dedup, &mut sink));
+            .and_then(|text| {
+                sink.expect_rows_of(text);
+                read_text(file.kind, file.file_date, text, &mut dedup, &mut sink)
+            });
         let mut staged = None;
         match &outcome {
             Ok(_) => {
