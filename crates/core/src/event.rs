@@ -58,28 +58,95 @@ impl EventKind {
 
 /// The phone's descriptive columns (SEMANTICS §5): source (`CLIENT`, `THIRD_PARTY`, …),
 /// type, status, technology, quality score and phone record id (`cnsmr_phn_id` /
-/// `cnsmr_phn_hst_id`; empty for ENRLMT). Held in one allocation: every row and every event
-/// carries them, so six `String`s each were most of a run's allocations and memory. Shared:
-/// a key's events that repeat the same attributes hold one copy (see [`Attributes::share`]).
-#[derive(Clone, Default, Eq)]
+/// `cnsmr_phn_hst_id`; empty for ENRLMT). Every row and every event carries them, so they
+/// are held small: the first five, which take few distinct values, as one interned tuple
+/// (see [`Codes`]), the record id, which is nearly unique to its row, in its own shared
+/// allocation (a key's events that repeat the same attributes hold one copy, see
+/// [`Attributes::share`]). 24 bytes, where six `String`s took 144.
+#[derive(Clone, Eq)]
 pub struct Attributes {
-    text: Arc<str>,
-    ends: [u32; 6],
+    codes: &'static Codes,
+    record_id: Arc<str>,
+}
+
+/// Source, type, status, technology and quality score, as one text and the end of each.
+/// Interned for the whole process: one copy of each distinct tuple, never freed. A feed has a
+/// few thousand tuples (the quality score is a number), so this is bounded by the feed's
+/// vocabulary, not its rows.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Codes {
+    text: &'static str,
+    ends: [u32; 5],
+}
+
+static NO_CODES: Codes = Codes {
+    text: "",
+    ends: [0; 5],
+};
+
+impl Default for Attributes {
+    fn default() -> Self {
+        Attributes {
+            codes: &NO_CODES,
+            record_id: Arc::default(),
+        }
+    }
+}
+
+impl Codes {
+    /// The interned tuple of this text and these ends.
+    fn intern(text: &str, ends: [u32; 5]) -> &'static Codes {
+        use std::hash::BuildHasher;
+        type Table = hashbrown::HashTable<&'static Codes>;
+        static HASHER: foldhash::fast::FixedState = foldhash::fast::FixedState::with_seed(0);
+        static GLOBAL: std::sync::Mutex<Table> = std::sync::Mutex::new(Table::new());
+        thread_local! {
+            // Every row interns its tuple: most find it here, without the global lock.
+            static LOCAL: std::cell::RefCell<Table> = const { std::cell::RefCell::new(Table::new()) };
+        }
+        if text.is_empty() {
+            return &NO_CODES;
+        }
+        // The text alone: the ends seldom tell two tuples apart, and `eq` checks them.
+        let hash = HASHER.hash_one(text);
+        let eq = |c: &&'static Codes| c.text == text && c.ends == ends;
+        let rehash = |c: &&'static Codes| HASHER.hash_one(c.text);
+        LOCAL.with_borrow_mut(|local| {
+            if let Some(found) = local.find(hash, eq) {
+                return *found;
+            }
+            let mut global = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+            let interned = match global.find(hash, eq) {
+                Some(found) => *found,
+                None => {
+                    let codes: &'static Codes = Box::leak(Box::new(Codes {
+                        text: Box::leak(text.into()),
+                        ends,
+                    }));
+                    global.insert_unique(hash, codes, rehash);
+                    codes
+                }
+            };
+            local.insert_unique(hash, interned, rehash);
+            interned
+        })
+    }
 }
 
 impl PartialEq for Attributes {
-    /// Equal values: the field lengths first (most unequal attributes differ there), then
-    /// shared storage, then the text.
+    /// Equal values: the interned codes first (one tuple, one address), then shared storage,
+    /// then the record id.
     fn eq(&self, other: &Self) -> bool {
-        self.ends == other.ends && (Arc::ptr_eq(&self.text, &other.text) || self.text == other.text)
+        (std::ptr::eq(self.codes, other.codes) || self.codes == other.codes)
+            && (Arc::ptr_eq(&self.record_id, &other.record_id) || self.record_id == other.record_id)
     }
 }
 
 impl std::hash::Hash for Attributes {
     /// The values, as equality compares them.
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.text.hash(state);
-        self.ends.hash(state);
+        self.codes.hash(state);
+        self.record_id.hash(state);
     }
 }
 
@@ -102,15 +169,16 @@ impl Attributes {
         Self::new([source, "", "", "", "", ""])
     }
 
-    /// Packs the six values; `normalise` applies SEMANTICS §1 (the first four are codes).
+    /// Interns the first five values; `normalise` applies SEMANTICS §1 (the first four are
+    /// codes).
     fn build(values: [&str; 6], normalise: bool) -> Self {
         thread_local! {
-            // Every row builds attributes: packed here first, they cost one allocation.
+            // Every row builds attributes: packed here first, its codes cost no allocation.
             static SCRATCH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
         }
-        SCRATCH.with_borrow_mut(|text| {
+        let codes = SCRATCH.with_borrow_mut(|text| {
             text.clear();
-            let mut ends = [0u32; 6];
+            let mut ends = [0u32; 5];
             for (i, (end, value)) in ends.iter_mut().zip(values).enumerate() {
                 match (normalise, i) {
                     (false, _) => text.push_str(value),
@@ -119,23 +187,32 @@ impl Attributes {
                 }
                 *end = u32::try_from(text.len()).expect("attributes shorter than 4 GiB");
             }
-            Attributes {
-                text: Arc::from(text.as_str()),
-                ends,
-            }
-        })
+            Codes::intern(text, ends)
+        });
+        let record_id = match normalise {
+            true => crate::normalise::trim(values[5]),
+            false => values[5],
+        };
+        Attributes {
+            codes,
+            record_id: Arc::from(record_id),
+        }
     }
 
     /// Makes `self` share `other`'s storage when they are equal.
     pub fn share(&mut self, other: &Self) {
-        if *self == *other && !Arc::ptr_eq(&self.text, &other.text) {
-            self.text = other.text.clone();
+        if *self == *other && !Arc::ptr_eq(&self.record_id, &other.record_id) {
+            self.record_id = other.record_id.clone();
         }
     }
 
     fn field(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        &self.text[start..self.ends[i] as usize]
+        let start = if i == 0 {
+            0
+        } else {
+            self.codes.ends[i - 1] as usize
+        };
+        &self.codes.text[start..self.codes.ends[i] as usize]
     }
 
     /// `CLIENT`, `CONSUMER`, `THIRD_PARTY`, `OTHER`, … (upper-cased).
@@ -165,12 +242,15 @@ impl Attributes {
 
     /// The phone record id.
     pub fn record_id(&self) -> &str {
-        self.field(5)
+        &self.record_id
     }
 
     /// All six, in the order source, type, status, technology, quality score, record id.
     pub fn fields(&self) -> [&str; 6] {
-        [0, 1, 2, 3, 4, 5].map(|i| self.field(i))
+        [0, 1, 2, 3, 4, 5].map(|i| match i {
+            5 => self.record_id(),
+            _ => self.field(i),
+        })
     }
 }
 
@@ -315,6 +395,24 @@ mod tests {
             Attributes::new(["CLIENTCELL", "", "", "VOIP", "80", "h1"])
         );
         assert_eq!(Attributes::default().fields(), [""; 6]);
+    }
+
+    #[test]
+    fn equal_codes_are_one_interned_tuple_on_every_thread() {
+        let here = Attributes::normalised(["client", "cell", "active", "voip", "7", " a "]);
+        let there = std::thread::spawn(|| {
+            Attributes::normalised([" CLIENT", "CELL ", "ACTIVE", "VOIP", "7", "b"])
+        })
+        .join()
+        .unwrap();
+        assert!(std::ptr::eq(here.codes, there.codes));
+        assert_ne!(here, there, "the record id still tells them apart");
+        let mut same = Attributes::new(["CLIENT", "CELL", "ACTIVE", "VOIP", "7", "a"]);
+        assert_eq!(same, here);
+        assert!(!Arc::ptr_eq(&same.record_id, &here.record_id));
+        same.share(&here);
+        assert!(Arc::ptr_eq(&same.record_id, &here.record_id));
+        assert_eq!(std::mem::size_of::<Attributes>(), 24);
     }
 
     #[test]
