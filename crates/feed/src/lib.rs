@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 
 pub use discover::{Discovery, discover};
 pub use name::FeedFile;
-pub use reader::{Dedup, FileReject, FileStats, RowSink, interpret_canonical, read_text};
+pub use reader::{
+    Dedup, FileReject, FileStats, RowSink, interpret_canonical, line_count, read_text,
+};
 
 /// Errors that stop reading the feed (bad input data is never one: it is rejected).
 #[derive(Debug, thiserror::Error)]

@@ -96,6 +96,12 @@ fn canonical_text<'a>(
     joined
 }
 
+/// The number of lines of a decoded file: an upper bound of its rows, to size what collects
+/// them. Counted with memchr's vectorised count (a byte-by-byte count was 2 % of a run).
+pub fn line_count(text: &str) -> usize {
+    memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1
+}
+
 /// Reads a decoded file of `kind` dated `file_date` into `sink`.
 pub fn read_text(
     kind: FileKind,
@@ -367,6 +373,20 @@ mod tests {
         );
         let s2 = read_text(FileKind::Snapshot, d, &text, &mut dedup, &mut sink).unwrap();
         assert_eq!((s1.accepted, s2.accepted, s2.duplicates), (1, 1, 2));
+    }
+
+    #[test]
+    fn line_count_counts_every_line() {
+        for (text, lines) in [
+            ("", 1),
+            ("h", 1),
+            ("h\n", 2),
+            ("h\na\n\nb", 4),
+            ("h\r\na", 2),
+        ] {
+            assert_eq!(line_count(text), lines, "{text:?}");
+            assert_eq!(line_count(text), text.split('\n').count());
+        }
     }
 
     #[test]

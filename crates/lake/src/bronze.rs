@@ -105,7 +105,7 @@ impl<'a> BronzeSink<'a> {
 
     /// Makes room for the rows of a decoded file: `text`'s lines bound them.
     pub fn expect_rows_of(&mut self, text: &str) {
-        let lines = text.bytes().filter(|&b| b == b'\n').count() + 1;
+        let lines = phone_consent_feed::line_count(text);
         match &mut self.accepted {
             Accepted::Snapshot(s) => s.reserve(lines),
             Accepted::Rows(rows) => rows.reserve(lines),
