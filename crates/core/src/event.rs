@@ -164,6 +164,23 @@ impl Attributes {
         Self::build(fields, true)
     }
 
+    /// Attributes with these values (as [`Attributes::new`]) for an event that follows
+    /// `self`'s: all of `self`'s storage when they are equal, its interned codes when only
+    /// the record id differs (as for a key's successive change records), without a lookup.
+    pub fn followed_by(&self, fields: [&str; 6]) -> Self {
+        let [codes @ .., record_id] = fields;
+        if codes != [0, 1, 2, 3, 4].map(|i| self.field(i)) {
+            return Self::new(fields);
+        }
+        Attributes {
+            codes: self.codes,
+            record_id: match *self.record_id == *record_id {
+                true => self.record_id.clone(),
+                false => Arc::from(record_id),
+            },
+        }
+    }
+
     /// Attributes with only a source (the others empty).
     pub fn with_source(source: &str) -> Self {
         Self::new([source, "", "", "", "", ""])
@@ -413,6 +430,35 @@ mod tests {
         same.share(&here);
         assert!(Arc::ptr_eq(&same.record_id, &here.record_id));
         assert_eq!(std::mem::size_of::<Attributes>(), 24);
+    }
+
+    #[test]
+    fn a_following_event_shares_what_it_repeats() {
+        let first = Attributes::new(["CLIENT", "CELL", "ACTIVE", "VOIP", "7", "a"]);
+        let same = first.followed_by(["CLIENT", "CELL", "ACTIVE", "VOIP", "7", "a"]);
+        assert!(Arc::ptr_eq(&same.record_id, &first.record_id));
+        let next = first.followed_by(["CLIENT", "CELL", "ACTIVE", "VOIP", "7", "b"]);
+        assert!(std::ptr::eq(next.codes, first.codes));
+        assert_eq!(
+            next.fields(),
+            ["CLIENT", "CELL", "ACTIVE", "VOIP", "7", "b"]
+        );
+        let other = first.followed_by(["OTHER", "CELL", "ACTIVE", "VOIP", "7", "b"]);
+        assert_eq!(
+            other,
+            Attributes::new(["OTHER", "CELL", "ACTIVE", "VOIP", "7", "b"])
+        );
+        assert_eq!(
+            Attributes::new(["CLIENT", "CELL", "", "", "", ""]).followed_by([
+                "CLIENTCELL",
+                "",
+                "",
+                "",
+                "",
+                ""
+            ]),
+            Attributes::new(["CLIENTCELL", "", "", "", "", ""])
+        );
     }
 
     #[test]

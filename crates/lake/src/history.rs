@@ -438,8 +438,8 @@ pub(crate) fn decode_events(
             |v: Option<Date>, name: &str| v.ok_or_else(|| invalid(format!("{name} is empty")));
         let fields = [5, 6, 7, 8, 9, 10].map(|c| value(c, i));
         let attributes = match events.last() {
-            Some(previous) if previous.attributes.fields() == fields => previous.attributes.clone(),
-            _ => Attributes::new(fields),
+            Some(previous) => previous.attributes.followed_by(fields),
+            None => Attributes::new(fields),
         };
         events.push(Event {
             kind,
