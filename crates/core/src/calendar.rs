@@ -1,7 +1,7 @@
 //! SEMANTICS §2: the snapshot calendar — every snapshot date, and whether it may derive
 //! `missing` events.
 
-use std::sync::Arc;
+use crate::event::FileName;
 
 use crate::date::Date;
 use crate::event::{Event, EventKind};
@@ -15,7 +15,7 @@ pub struct CalendarEntry {
     /// `missing` events.
     pub complete: bool,
     /// The name of the snapshot's first file, the evidence of its `missing` events.
-    pub file: Arc<str>,
+    pub file: FileName,
 }
 
 /// How many keys one snapshot listed, and how many keys the snapshot before it listed

@@ -1,7 +1,7 @@
 //! SEMANTICS §3–5 and §8: folding a key's events, in event order, into its state.
 
+use crate::event::FileName;
 use std::cmp::Ordering;
-use std::sync::Arc;
 
 use crate::calendar::{CalendarEntry, SnapshotCalendar};
 use crate::date::Date;
@@ -41,7 +41,7 @@ pub struct Evidence {
     /// The event's date.
     pub date: Date,
     /// The file that carried it (a `missing` event: the snapshot's first file).
-    pub file: Arc<str>,
+    pub file: FileName,
     /// The row's line; `None` for `missing` events and for the middle of an observed run.
     pub line: Option<u64>,
 }
@@ -286,7 +286,7 @@ impl<'a> Fold<'a> {
         let evidence = Evidence {
             kind: e.kind,
             date: e.date,
-            file: e.provenance.file.clone(),
+            file: e.provenance.file,
             line: Some(e.provenance.line),
         };
         match e.kind {
@@ -314,19 +314,16 @@ impl<'a> Fold<'a> {
         evidence
     }
 
-    fn apply_observed(&mut self, run: &'a Event, date: Date, snapshot_file: &Arc<str>) -> Evidence {
+    fn apply_observed(&mut self, run: &'a Event, date: Date, snapshot_file: &FileName) -> Evidence {
         self.make_present();
         self.first_seen_at.get_or_insert(date);
         self.last_seen_at = Some(date);
         let (file, line) = if date == run.date {
-            (run.provenance.file.clone(), Some(run.provenance.line))
+            (run.provenance.file, Some(run.provenance.line))
         } else if date == run.last_date {
-            (
-                run.last_provenance.file.clone(),
-                Some(run.last_provenance.line),
-            )
+            (run.last_provenance.file, Some(run.last_provenance.line))
         } else {
-            (snapshot_file.clone(), None)
+            (*snapshot_file, None)
         };
         let evidence = Evidence {
             kind: EventKind::Observed,
@@ -339,14 +336,14 @@ impl<'a> Fold<'a> {
     }
 
     /// A derived `missing` event, when the key is present (else nothing happens).
-    fn apply_missing(&mut self, date: Date, snapshot_file: &Arc<str>) -> Option<Evidence> {
+    fn apply_missing(&mut self, date: Date, snapshot_file: &FileName) -> Option<Evidence> {
         if self.presence != Presence::Present {
             return None;
         }
         let evidence = Evidence {
             kind: EventKind::Missing,
             date,
-            file: snapshot_file.clone(),
+            file: *snapshot_file,
             line: None,
         };
         self.presence = Presence::Deleted;

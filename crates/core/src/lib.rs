@@ -17,7 +17,7 @@ pub mod reject;
 pub use calendar::{CalendarEntry, Listing, SnapshotCalendar};
 pub use date::Date;
 pub use decision::{Decision, Freshness, Reason, can_send_sms, decide, verdict};
-pub use event::{Attributes, ConsentStatement, Event, EventKind, Provenance};
+pub use event::{Attributes, ConsentStatement, Event, EventKind, FileName, Provenance};
 pub use fold::{DeleteType, Deletion, Evidence, PhoneState, TimelineStep, fold, timeline};
 pub use history::{KeyHistory, SnapshotObservation};
 pub use key::{Account, Key};

@@ -2,11 +2,10 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::sync::Arc;
 
 use crate::calendar::{CalendarEntry, SnapshotCalendar};
 use crate::date::Date;
-use crate::event::{Event, EventKind, Provenance};
+use crate::event::{Event, EventKind, FileName, Provenance};
 use crate::fold::{PhoneState, fold};
 use crate::history::{KeyHistory, SnapshotObservation};
 use crate::key::Key;
@@ -153,7 +152,7 @@ impl Reconciler {
         &mut self,
         date: Date,
         complete: bool,
-        file: Arc<str>,
+        file: FileName,
         snapshot: SnapshotBuilder,
     ) -> Result<(), ReconcileError> {
         if let Some(newest) = self.calendar.newest()

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use deltalake::arrow::array::{
     Array, ArrayRef, Date32Builder, Int64Builder, RecordBatch, StringBuilder,
 };
-use phone_consent_core::{Date, FileKind, Provenance, Record, RejectReason, SnapshotBuilder};
+use phone_consent_core::{
+    Date, FileKind, FileName, Provenance, Record, RejectReason, SnapshotBuilder,
+};
 use phone_consent_feed::{RowSink, contract};
 
 use crate::delta::{LakeError, ParquetFileWriter, StagedFile, WriteOptions};
@@ -53,6 +55,8 @@ pub struct BronzeSink<'a> {
     writer: Option<ParquetFileWriter>,
     error: Option<LakeError>,
     file: Arc<str>,
+    /// The file's name as its rows' provenance carries it.
+    provenance_file: FileName,
     file_date: Date,
     pii: &'a mut PiiHasher,
     pii_columns: Vec<bool>,
@@ -87,6 +91,7 @@ impl<'a> BronzeSink<'a> {
             dir: lake.join(schema::bronze_table(kind)),
             writer: None,
             error: None,
+            provenance_file: FileName::new(&file),
             file,
             file_date,
             pii,
@@ -205,7 +210,7 @@ impl RowSink for BronzeSink<'_> {
             self.flush();
         }
         let provenance = Provenance {
-            file: self.file.clone(),
+            file: self.provenance_file,
             line,
         };
         match &mut self.accepted {

@@ -1,9 +1,9 @@
 //! Reading the audit trail back: a key's stored events and the snapshot calendar from
 //! silver, folded as of any date — the same fold that built gold (SEMANTICS §8).
 
+use phone_consent_core::FileName;
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
 
 use deltalake::arrow::array::{Array, ArrayRef, AsArray, Int32Array, RecordBatch, StringArray};
 use deltalake::arrow::compute::cast;
@@ -355,17 +355,17 @@ pub async fn load_events_at(
     Ok(out)
 }
 
-/// Interned file names: the rows of one file share one allocation.
+/// File names met while reading, each interned once ([`FileName::new`] takes a global lock).
 #[derive(Default)]
-pub(crate) struct FileNames(HashMap<Box<str>, Arc<str>, foldhash::fast::RandomState>);
+pub(crate) struct FileNames(HashMap<Box<str>, FileName, foldhash::fast::RandomState>);
 
 impl FileNames {
-    pub(crate) fn get(&mut self, name: &str) -> Arc<str> {
+    pub(crate) fn get(&mut self, name: &str) -> FileName {
         if let Some(f) = self.0.get(name) {
-            return f.clone();
+            return *f;
         }
-        let f: Arc<str> = name.into();
-        self.0.insert(name.into(), f.clone());
+        let f = FileName::new(name);
+        self.0.insert(name.into(), f);
         f
     }
 }
@@ -489,7 +489,7 @@ enum Strings<'a> {
         keys: &'a Int32Array,
         values: &'a StringArray,
         /// The values as shared file names (file-name columns only).
-        names: Vec<Arc<str>>,
+        names: Vec<FileName>,
     },
 }
 
@@ -522,9 +522,9 @@ impl<'a> Strings<'a> {
     }
 
     /// Row `i` as a shared file name: from `names` when they were made, else interned.
-    fn file_name(&self, i: usize, files: &mut FileNames) -> Arc<str> {
+    fn file_name(&self, i: usize, files: &mut FileNames) -> FileName {
         match (self, self.key(i)) {
-            (Strings::Dictionary { names, .. }, Some(k)) if !names.is_empty() => names[k].clone(),
+            (Strings::Dictionary { names, .. }, Some(k)) if !names.is_empty() => names[k],
             _ => files.get(self.value(i)),
         }
     }

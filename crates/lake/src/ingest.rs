@@ -10,7 +10,7 @@ use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use phone_consent_core::{
-    Date, FileKind, KeyHistory, KeyMap, Provenance, Reconciler, Record, RejectReason,
+    Date, FileKind, FileName, KeyHistory, KeyMap, Provenance, Reconciler, Record, RejectReason,
     SnapshotBuilder,
 };
 use phone_consent_feed::name::NameProblem;
@@ -187,7 +187,7 @@ enum Payload {
     Snapshot {
         date: Date,
         complete: bool,
-        first_file: Arc<str>,
+        first_file: FileName,
         builder: SnapshotBuilder,
     },
     Rows {

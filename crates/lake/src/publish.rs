@@ -372,7 +372,7 @@ fn fold_slice(
         for date in &s.missing_at {
             let file = calendar
                 .get(*date)
-                .map(|c| c.file.clone())
+                .map(|c| c.file)
                 .unwrap_or_else(|| "".into());
             missing.push_missing(k, *date, &file, run_of.get(&*file).copied())?;
         }

@@ -3,9 +3,9 @@
 //! that died half way, or `run --rebuild`. Bronze keeps each accepted row as it was read
 //! (PII hashed — no rule reads PII), so the same rules give the same records.
 
+use phone_consent_core::FileName;
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
-use std::sync::Arc;
 
 use deltalake::arrow::array::{Array, AsArray, RecordBatch};
 use deltalake::arrow::datatypes::{Date32Type, Int64Type};
@@ -19,7 +19,7 @@ use crate::{Error, Result, delta, schema};
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct SnapshotFiles {
     complete: bool,
-    first_file: Arc<str>,
+    first_file: FileName,
 }
 
 /// The histories and calendar of every file the ledger holds as applied, from bronze.
@@ -106,7 +106,7 @@ async fn scan(
 ) -> Result<()> {
     let dir = lake.join(schema::bronze_table(kind));
     let width = contract::columns(kind).len();
-    let mut file: Arc<str> = "".into();
+    let mut file = FileName::new("");
     delta::scan_table(&dir, filter, |b: RecordBatch| -> Result<()> {
         let text: Vec<_> = (0..width).map(|i| b.column(i).as_string::<i32>()).collect();
         let source = column(&b, "_source_file")?;
@@ -140,7 +140,7 @@ async fn scan(
                     why: format!("the rules now reject it ({reason}): rebuild from the feed"),
                 })?;
             let provenance = Provenance {
-                file: file.clone(),
+                file,
                 line: line.value(i) as u64,
             };
             each(record, date, provenance);

@@ -251,7 +251,6 @@ impl IntoResponse for ApiError {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use phone_consent_core::{EventKind, Reason};
 
@@ -272,7 +271,7 @@ mod tests {
             decided_by: Some(Evidence {
                 kind: EventKind::Changed,
                 date: Date::from_ymd(2024, 3, 7).unwrap(),
-                file: Arc::from("MAINTENANCE/a,\"b\".txt"),
+                file: "MAINTENANCE/a,\"b\".txt".into(),
                 line: Some(0),
             }),
         };
