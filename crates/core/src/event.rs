@@ -1,9 +1,11 @@
 //! SEMANTICS §2: events, their same-date order, and what each carries.
 
+use std::cell::RefCell;
 use std::cmp::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::date::Date;
+use crate::intern;
 
 /// The kinds of event on a key (SEMANTICS §2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -96,40 +98,26 @@ impl Default for Attributes {
 impl Codes {
     /// The interned tuple of this text and these ends.
     fn intern(text: &str, ends: [u32; 5]) -> &'static Codes {
-        use std::hash::BuildHasher;
-        type Table = hashbrown::HashTable<&'static Codes>;
-        static HASHER: foldhash::fast::FixedState = foldhash::fast::FixedState::with_seed(0);
-        static GLOBAL: std::sync::Mutex<Table> = std::sync::Mutex::new(Table::new());
+        static GLOBAL: Mutex<intern::Table<Codes>> = Mutex::new(intern::Table::new());
         thread_local! {
             // Every row interns its tuple: most find it here, without the global lock.
-            static LOCAL: std::cell::RefCell<Table> = const { std::cell::RefCell::new(Table::new()) };
+            static LOCAL: RefCell<intern::Table<Codes>> = const { RefCell::new(intern::Table::new()) };
         }
         if text.is_empty() {
             return &NO_CODES;
         }
         // The text alone: the ends seldom tell two tuples apart, and `eq` checks them.
-        let hash = HASHER.hash_one(text);
-        let eq = |c: &&'static Codes| c.text == text && c.ends == ends;
-        let rehash = |c: &&'static Codes| HASHER.hash_one(c.text);
-        LOCAL.with_borrow_mut(|local| {
-            if let Some(found) = local.find(hash, eq) {
-                return *found;
-            }
-            let mut global = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
-            let interned = match global.find(hash, eq) {
-                Some(found) => *found,
-                None => {
-                    let codes: &'static Codes = Box::leak(Box::new(Codes {
-                        text: Box::leak(text.into()),
-                        ends,
-                    }));
-                    global.insert_unique(hash, codes, rehash);
-                    codes
-                }
-            };
-            local.insert_unique(hash, interned, rehash);
-            interned
-        })
+        intern::intern(
+            &LOCAL,
+            &GLOBAL,
+            intern::hash(text),
+            |c| c.text == text && c.ends == ends,
+            |c| intern::hash(c.text),
+            || Codes {
+                text: Box::leak(text.into()),
+                ends,
+            },
+        )
     }
 }
 
@@ -342,17 +330,18 @@ pub struct FileName(&'static String);
 impl FileName {
     /// The interned name.
     pub fn new(name: &str) -> Self {
-        use std::collections::HashMap;
-        static NAMES: std::sync::Mutex<Option<HashMap<&'static str, FileName>>> =
-            std::sync::Mutex::new(None);
-        let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
-        let names = names.get_or_insert_with(HashMap::new);
-        if let Some(found) = names.get(name) {
-            return *found;
+        static GLOBAL: Mutex<intern::Table<String>> = Mutex::new(intern::Table::new());
+        thread_local! {
+            static LOCAL: RefCell<intern::Table<String>> = const { RefCell::new(intern::Table::new()) };
         }
-        let interned = FileName(Box::leak(Box::new(name.to_owned())));
-        names.insert(interned.0.as_str(), interned);
-        interned
+        FileName(intern::intern(
+            &LOCAL,
+            &GLOBAL,
+            intern::hash(name),
+            |n| n == name,
+            |n| intern::hash(n),
+            || name.to_owned(),
+        ))
     }
 
     /// The name.

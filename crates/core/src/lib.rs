@@ -8,6 +8,7 @@ pub mod decision;
 pub mod event;
 pub mod fold;
 pub mod history;
+mod intern;
 pub mod key;
 pub mod normalise;
 pub mod reconcile;

@@ -64,14 +64,6 @@ impl SnapshotBuilder {
         self.insert(record.key, obs);
     }
 
-    /// Combines another builder of the same snapshot (e.g. another part file).
-    pub fn absorb(&mut self, other: SnapshotBuilder) {
-        self.reserve(other.observations.len());
-        for (key, obs) in other.observations {
-            self.insert(key, obs);
-        }
-    }
-
     fn insert(&mut self, key: Key, obs: SnapshotObservation) {
         let hash = self.hasher.hash_one(&key);
         let (observations, hasher) = (&self.observations, &self.hasher);

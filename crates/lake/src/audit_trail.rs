@@ -22,7 +22,7 @@ use deltalake::arrow::error::ArrowError;
 use phone_consent_core::{Event, Key, KeyMap};
 
 use crate::delta::{self, DataFile, RowMask, RowPredicate};
-use crate::history::{FileNames, decode_events};
+use crate::history::decode_events;
 use crate::{Result, schema};
 
 /// File prefix of the observed runs.
@@ -159,7 +159,7 @@ pub fn read_stored(
         predicate.as_ref(),
         schema::PHONE_EVENTS_REPEATED,
         threads,
-        |_, b| Ok(decode_events(&b, &mut FileNames::default())),
+        |_, b| Ok(decode_events(&b)),
     )?;
     let mut out: KeyMap<Vec<Event>> = KeyMap::default();
     for part in parts {

@@ -338,14 +338,13 @@ pub async fn load_events_at(
         None => "event <> 'missing'".to_owned(),
     };
     let mut out: HashMap<Key, Vec<Event>> = HashMap::new();
-    let mut files = FileNames::default();
     let dir = lake.join(schema::PHONE_EVENTS);
     delta::scan_table_version(
         &dir,
         version,
         Some(&filter),
         |b: RecordBatch| -> Result<()> {
-            for (key, events) in decode_events(&b, &mut files)? {
+            for (key, events) in decode_events(&b)? {
                 out.entry(key).or_default().extend(events);
             }
             Ok(())
@@ -355,28 +354,10 @@ pub async fn load_events_at(
     Ok(out)
 }
 
-/// File names met while reading, each interned once ([`FileName::new`] takes a global lock).
-#[derive(Default)]
-pub(crate) struct FileNames(HashMap<Box<str>, FileName, foldhash::fast::RandomState>);
-
-impl FileNames {
-    pub(crate) fn get(&mut self, name: &str) -> FileName {
-        if let Some(f) = self.0.get(name) {
-            return *f;
-        }
-        let f = FileName::new(name);
-        self.0.insert(name.into(), f);
-        f
-    }
-}
-
 /// The stored events of a batch of silver `phone_events` rows, grouped by key: rows of one
 /// key that follow each other (silver is written sorted by key) make one group, and share
 /// their attributes when they repeat them.
-pub(crate) fn decode_events(
-    b: &RecordBatch,
-    files: &mut FileNames,
-) -> Result<Vec<(Key, Vec<Event>)>> {
+pub(crate) fn decode_events(b: &RecordBatch) -> Result<Vec<(Key, Vec<Event>)>> {
     let names = [
         "account_number",
         "phone_number",
@@ -394,7 +375,7 @@ pub(crate) fn decode_events(
         if let Strings::Dictionary { values, names, .. } = column {
             *names = (0..values.len())
                 .map(|k| {
-                    files.get(if values.is_valid(k) {
+                    FileName::new(if values.is_valid(k) {
                         values.value(k)
                     } else {
                         ""
@@ -447,11 +428,11 @@ pub(crate) fn decode_events(
             last_date: required(last_date[i], "last_date")?,
             file_date: required(file_date[i], "file_date")?,
             provenance: Provenance {
-                file: strings[3].file_name(i, files),
+                file: strings[3].file_name(i),
                 line: line[i].unwrap_or(0) as u64,
             },
             last_provenance: Provenance {
-                file: strings[4].file_name(i, files),
+                file: strings[4].file_name(i),
                 line: last_line[i].unwrap_or(0) as u64,
             },
             attributes,
@@ -522,10 +503,10 @@ impl<'a> Strings<'a> {
     }
 
     /// Row `i` as a shared file name: from `names` when they were made, else interned.
-    fn file_name(&self, i: usize, files: &mut FileNames) -> FileName {
+    fn file_name(&self, i: usize) -> FileName {
         match (self, self.key(i)) {
             (Strings::Dictionary { names, .. }, Some(k)) if !names.is_empty() => names[k],
-            _ => files.get(self.value(i)),
+            _ => FileName::new(self.value(i)),
         }
     }
 }

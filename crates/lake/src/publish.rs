@@ -968,7 +968,7 @@ mod tests {
             DataType::Dictionary(..)
         ));
 
-        let decode = |b: &RecordBatch| history::decode_events(b, &mut Default::default()).unwrap();
+        let decode = |b: &RecordBatch| history::decode_events(b).unwrap();
         let expected = vec![(a, vec![observed, changed.clone()]), (b, vec![changed])];
         assert_eq!(decode(&plain), expected);
         assert_eq!(decode(&encoded), expected);

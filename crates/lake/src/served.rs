@@ -6,12 +6,12 @@ use std::path::Path;
 
 use deltalake::arrow::array::{Array, AsArray, RecordBatch};
 use phone_consent_core::{
-    Attributes, ConsentStatement, Date, DeleteType, Deletion, EventKind, Evidence, Freshness, Key,
-    PhoneNumber, PhoneState, can_send_sms,
+    Attributes, ConsentStatement, Date, DeleteType, Deletion, EventKind, Evidence, FileName,
+    Freshness, Key, PhoneNumber, PhoneState, can_send_sms,
 };
 use serde_json::{Map, Value, json};
 
-use crate::history::{FileNames, SilverVersions, column_strings, dates, ints};
+use crate::history::{SilverVersions, column_strings, dates, ints};
 use crate::{Error, Result, delta, schema};
 
 /// The silver versions a gold version was published from, recorded in gold's `commitInfo`
@@ -151,9 +151,8 @@ pub async fn load_decisions(lake: &Path, publication: Publication) -> Result<Dec
     .await?;
     let rows = batches.iter().map(RecordBatch::num_rows).sum();
     let mut states = HashMap::with_capacity_and_hasher(rows, Default::default());
-    let mut files = FileNames::default();
     for b in &batches {
-        for (key, state) in decode_states(b, &mut files)? {
+        for (key, state) in decode_states(b)? {
             states.insert(key, state);
         }
     }
@@ -167,7 +166,7 @@ pub async fn load_decisions(lake: &Path, publication: Publication) -> Result<Dec
 /// The states of a batch of `phone_state` rows. A row keeps one piece of evidence, the event
 /// that decided it, so every part of the state names that event: deciding the state again
 /// names it too.
-fn decode_states(b: &RecordBatch, files: &mut FileNames) -> Result<Vec<(Key, PhoneState)>> {
+fn decode_states(b: &RecordBatch) -> Result<Vec<(Key, PhoneState)>> {
     let text = |name| column_strings(b, name);
     let (accounts, phones) = (text("account_number")?, text("phone_number")?);
     let fields = schema::ATTRIBUTE_COLUMNS.map(text);
@@ -197,7 +196,7 @@ fn decode_states(b: &RecordBatch, files: &mut FileNames) -> Result<Vec<(Key, Pho
                 kind: EventKind::from_name(kind)
                     .ok_or_else(|| invalid(format!("unknown decided_by_event {kind:?}")))?,
                 date,
-                file: files.get(decided_file[i].as_deref().unwrap_or_default()),
+                file: FileName::new(decided_file[i].as_deref().unwrap_or_default()),
                 line: decided_line[i].map(|l| l as u64),
             }),
             _ => None,
@@ -207,7 +206,7 @@ fn decode_states(b: &RecordBatch, files: &mut FileNames) -> Result<Vec<(Key, Pho
         let anchor = evidence.clone().unwrap_or_else(|| Evidence {
             kind: EventKind::Observed,
             date: last_event_at,
-            file: files.get(""),
+            file: FileName::new(""),
             line: None,
         });
         let deletion = match (delete_type[i].as_deref(), deleted_at[i]) {
