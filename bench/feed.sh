@@ -7,11 +7,20 @@ WORK="${WORK:-/tmp/phone-consent-bench}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/phone-consent-target}"
 command -v /usr/bin/time >/dev/null || apt-get install -y -q time >/dev/null
 
-# The dev profile optimises every crate (dependencies opt-level 2, ours 3; see Cargo.toml)
-# and shares its compiled dependencies with the test suite, so no second, release build of
-# datafusion is needed. Built with the test suite's feature set so nothing recompiles.
-cargo build --workspace --all-targets --locked
-bin="$CARGO_TARGET_DIR/debug/phone-consent"
+# PROFILE=dev (default): the dev profile optimises every crate (dependencies opt-level 2,
+# ours 3; see Cargo.toml) and shares its compiled dependencies with the test suite, built
+# with its feature set so nothing recompiles. PROFILE=release: the binary the Dockerfile
+# ships; its first build compiles every dependency once more (about an hour on 2 cores).
+PROFILE="${PROFILE:-dev}"
+case "$PROFILE" in
+  dev)
+    cargo build --workspace --all-targets --locked
+    bin="$CARGO_TARGET_DIR/debug/phone-consent" ;;
+  release)
+    cargo build --release --locked -p phone-consent --bin phone-consent
+    bin="$CARGO_TARGET_DIR/release/phone-consent" ;;
+  *) echo "PROFILE must be dev or release, not $PROFILE" >&2; exit 2 ;;
+esac
 feed="$WORK/feed-$ACCOUNTS-$SEED"
 if [ ! -f "$feed/truth.csv" ]; then
   rm -rf "$feed"

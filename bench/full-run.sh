@@ -4,6 +4,7 @@
 # and gold). Prints wall seconds, peak RSS, rows/s, and for scale the plain decompression
 # time of the same files with 2 workers.
 #   bench/full-run.sh                 # ACCOUNTS=143000 SEED=1 WORK=/tmp/phone-consent-bench
+#   PROFILE=release bench/full-run.sh # the binary the Dockerfile ships (see bench/feed.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v libdeflate-gunzip >/dev/null || apt-get install -y -q libdeflate-tools >/dev/null 2>&1 || true
@@ -24,6 +25,7 @@ read -r wall rss_kb < "$WORK/time.txt"
 rows=$(python3 -c "import json,sys; s=json.load(open('$WORK/run.json')); print(sum(k['rows_read'] for k in s['kinds'].values()))")
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -m)"
+echo "binary: $PROFILE profile, $bin"
 echo "feed: $ACCOUNTS accounts, seed $SEED, $(echo "scale=2; $gz_bytes/1000000000" | bc) GB gzipped, $rows rows"
 echo "decompress only ($gunzip_cmd, 2 workers): ${decompress}s"
 echo "phone-consent run: ${wall}s wall, peak RSS $((rss_kb / 1024)) MiB, $(echo "$rows / $wall" | bc) rows/s"
