@@ -10,7 +10,8 @@ command -v /usr/bin/time >/dev/null || apt-get install -y -q time >/dev/null
 # PROFILE=dev (default): the dev profile optimises every crate (dependencies opt-level 2,
 # ours 3; see Cargo.toml) and shares its compiled dependencies with the test suite, built
 # with its feature set so nothing recompiles. PROFILE=release: the binary the Dockerfile
-# ships; its first build compiles every dependency once more (about an hour on 2 cores).
+# ships, measured no faster (README, Performance); its first build compiles every
+# dependency once more (102 min here on 2 cores, sharing the machine with other builds).
 PROFILE="${PROFILE:-dev}"
 case "$PROFILE" in
   dev)
