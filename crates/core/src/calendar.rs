@@ -1,10 +1,8 @@
 //! SEMANTICS §2: the snapshot calendar — every snapshot date, and whether it may derive
 //! `missing` events.
 
-use crate::event::FileName;
-
 use crate::date::Date;
-use crate::event::{Event, EventKind};
+use crate::event::{Event, EventKind, FileName};
 
 /// One snapshot: every NON-FIN file with one snapshot date.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,11 +1,10 @@
 //! SEMANTICS §3–5 and §8: folding a key's events, in event order, into its state.
 
-use crate::event::FileName;
 use std::cmp::Ordering;
 
 use crate::calendar::{CalendarEntry, SnapshotCalendar};
 use crate::date::Date;
-use crate::event::{Attributes, ConsentStatement, Event, EventKind};
+use crate::event::{Attributes, ConsentStatement, Event, EventKind, FileName};
 
 /// How a phone was deleted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -1,7 +1,6 @@
 //! Reading the audit trail back: a key's stored events and the snapshot calendar from
 //! silver, folded as of any date — the same fold that built gold (SEMANTICS §8).
 
-use phone_consent_core::FileName;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -10,8 +9,8 @@ use deltalake::arrow::compute::cast;
 use deltalake::arrow::datatypes::{DataType, Date32Type, Int32Type, Int64Type};
 use phone_consent_core::{
     Attributes, CalendarEntry, ConsentStatement, Date, DeleteType, Deletion, Event, EventKind,
-    Evidence, Freshness, Key, PhoneNumber, PhoneState, Provenance, SnapshotCalendar, TimelineStep,
-    can_send_sms, decide, fold, timeline,
+    Evidence, FileName, Freshness, Key, PhoneNumber, PhoneState, Provenance, SnapshotCalendar,
+    TimelineStep, can_send_sms, decide, fold, timeline,
 };
 
 use crate::{Error, Result, delta, schema};

@@ -3,13 +3,12 @@
 //! that died half way, or `run --rebuild`. Bronze keeps each accepted row as it was read
 //! (PII hashed — no rule reads PII), so the same rules give the same records.
 
-use phone_consent_core::FileName;
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use deltalake::arrow::array::{Array, AsArray, RecordBatch};
 use deltalake::arrow::datatypes::{Date32Type, Int64Type};
-use phone_consent_core::{Date, FileKind, Provenance, Reconciler, SnapshotBuilder};
+use phone_consent_core::{Date, FileKind, FileName, Provenance, Reconciler, SnapshotBuilder};
 use phone_consent_feed::{contract, interpret_canonical};
 
 use crate::ledger::{FileStatus, Ledger};

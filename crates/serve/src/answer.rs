@@ -251,7 +251,6 @@ impl IntoResponse for ApiError {
 
 #[cfg(test)]
 mod tests {
-
     use phone_consent_core::{EventKind, Reason};
 
     use super::*;
