@@ -62,13 +62,52 @@ impl EventKind {
 /// type, status, technology, quality score and phone record id (`cnsmr_phn_id` /
 /// `cnsmr_phn_hst_id`; empty for ENRLMT). Every row and every event carries them, so they
 /// are held small: the first five, which take few distinct values, as one interned tuple
-/// (see [`Codes`]), the record id, which is nearly unique to its row, in its own shared
-/// allocation (a key's events that repeat the same attributes hold one copy, see
-/// [`Attributes::share`]). 24 bytes, where six `String`s took 144.
+/// (see [`Codes`]), the record id, which is nearly unique to its row, inline (see
+/// [`RecordId`]). 48 bytes and no allocation, where six `String`s took 144 bytes and six.
 #[derive(Clone, Eq)]
 pub struct Attributes {
     codes: &'static Codes,
-    record_id: Arc<str>,
+    record_id: RecordId,
+}
+
+/// A phone record id, as written. The feed's are 36-character UUIDs, held inline: a row's
+/// attributes then cost no allocation, where an `Arc<str>` per row took 64 bytes of heap
+/// for each of a 1 GB feed's 2.2 million stored ids. A longer id is shared by a key's
+/// events that repeat it (see [`Attributes::share`]).
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum RecordId {
+    /// The text's bytes, then zeros.
+    Inline {
+        len: u8,
+        bytes: [u8; RecordId::INLINE],
+    },
+    /// A text longer than [`RecordId::INLINE`] bytes.
+    Shared(Arc<str>),
+}
+
+impl RecordId {
+    /// The longest id held inline: the enum is then 40 bytes.
+    const INLINE: usize = 38;
+
+    fn new(text: &str) -> Self {
+        if text.len() > Self::INLINE {
+            return RecordId::Shared(Arc::from(text));
+        }
+        let mut bytes = [0; Self::INLINE];
+        bytes[..text.len()].copy_from_slice(text.as_bytes());
+        RecordId::Inline {
+            len: text.len() as u8,
+            bytes,
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            RecordId::Inline { len, bytes } => std::str::from_utf8(&bytes[..usize::from(*len)])
+                .expect("an inline id is a whole str's bytes"),
+            RecordId::Shared(text) => text,
+        }
+    }
 }
 
 /// Source, type, status, technology and quality score, as one text and the end of each.
@@ -90,7 +129,7 @@ impl Default for Attributes {
     fn default() -> Self {
         Attributes {
             codes: &NO_CODES,
-            record_id: Arc::default(),
+            record_id: RecordId::new(""),
         }
     }
 }
@@ -122,11 +161,10 @@ impl Codes {
 }
 
 impl PartialEq for Attributes {
-    /// Equal values: the interned codes first (one tuple, one address), then shared storage,
-    /// then the record id.
+    /// Equal values: the interned codes first (one tuple, one address), then the record id.
     fn eq(&self, other: &Self) -> bool {
         (std::ptr::eq(self.codes, other.codes) || self.codes == other.codes)
-            && (Arc::ptr_eq(&self.record_id, &other.record_id) || self.record_id == other.record_id)
+            && self.record_id == other.record_id
     }
 }
 
@@ -153,8 +191,8 @@ impl Attributes {
     }
 
     /// Attributes with these values (as [`Attributes::new`]) for an event that follows
-    /// `self`'s: all of `self`'s storage when they are equal, its interned codes when only
-    /// the record id differs (as for a key's successive change records), without a lookup.
+    /// `self`'s: `self`'s interned codes when they are equal (as for a key's successive
+    /// change records), without a lookup, and its shared record id when that is equal too.
     pub fn followed_by(&self, fields: [&str; 6]) -> Self {
         let [codes @ .., record_id] = fields;
         if codes != [0, 1, 2, 3, 4].map(|i| self.field(i)) {
@@ -162,9 +200,9 @@ impl Attributes {
         }
         Attributes {
             codes: self.codes,
-            record_id: match *self.record_id == *record_id {
+            record_id: match self.record_id() == record_id {
                 true => self.record_id.clone(),
-                false => Arc::from(record_id),
+                false => RecordId::new(record_id),
             },
         }
     }
@@ -200,14 +238,18 @@ impl Attributes {
         };
         Attributes {
             codes,
-            record_id: Arc::from(record_id),
+            record_id: RecordId::new(record_id),
         }
     }
 
-    /// Makes `self` share `other`'s storage when they are equal.
+    /// Makes `self` share `other`'s record id when it is held in shared storage and equal.
     pub fn share(&mut self, other: &Self) {
-        if *self == *other && !Arc::ptr_eq(&self.record_id, &other.record_id) {
-            self.record_id = other.record_id.clone();
+        if let (RecordId::Shared(mine), RecordId::Shared(theirs)) =
+            (&mut self.record_id, &other.record_id)
+            && !Arc::ptr_eq(mine, theirs)
+            && mine == theirs
+        {
+            *mine = theirs.clone();
         }
     }
 
@@ -247,7 +289,7 @@ impl Attributes {
 
     /// The phone record id.
     pub fn record_id(&self) -> &str {
-        &self.record_id
+        self.record_id.as_str()
     }
 
     /// All six, in the order source, type, status, technology, quality score, record id.
@@ -498,19 +540,46 @@ mod tests {
         .unwrap();
         assert!(std::ptr::eq(here.codes, there.codes));
         assert_ne!(here, there, "the record id still tells them apart");
-        let mut same = Attributes::new(["CLIENT", "CELL", "ACTIVE", "VOIP", "7", "a"]);
-        assert_eq!(same, here);
-        assert!(!Arc::ptr_eq(&same.record_id, &here.record_id));
-        same.share(&here);
-        assert!(Arc::ptr_eq(&same.record_id, &here.record_id));
-        assert_eq!(std::mem::size_of::<Attributes>(), 24);
+        assert_eq!(
+            Attributes::new(["CLIENT", "CELL", "ACTIVE", "VOIP", "7", "a"]),
+            here
+        );
+        assert_eq!(std::mem::size_of::<Attributes>(), 48);
+    }
+
+    fn shared(a: &Attributes) -> &Arc<str> {
+        match &a.record_id {
+            RecordId::Shared(text) => text,
+            RecordId::Inline { .. } => panic!("{a:?} holds its record id inline"),
+        }
+    }
+
+    #[test]
+    fn a_uuid_record_id_is_inline_and_a_longer_one_shared_when_repeated() {
+        let uuid = "cf6d4ea3-62e3-457b-ae9c-72ac2a5cc59a";
+        let a = attrs("CLIENT", uuid);
+        assert!(matches!(a.record_id, RecordId::Inline { len: 36, .. }));
+        assert_eq!(a.record_id(), uuid);
+        assert_ne!(a, attrs("CLIENT", &uuid[..35]));
+        let long = "x".repeat(RecordId::INLINE + 1);
+        let first = attrs("CLIENT", &long);
+        let mut same = attrs("CLIENT", &long);
+        assert_eq!(same, first);
+        assert!(!Arc::ptr_eq(shared(&same), shared(&first)));
+        same.share(&first);
+        assert!(Arc::ptr_eq(shared(&same), shared(&first)));
+        assert_eq!(same.record_id(), long);
+        let at_limit = "y".repeat(RecordId::INLINE);
+        assert_eq!(attrs("", &at_limit).record_id(), at_limit);
+        assert_eq!(Attributes::default().record_id(), "");
     }
 
     #[test]
     fn a_following_event_shares_what_it_repeats() {
-        let first = Attributes::new(["CLIENT", "CELL", "ACTIVE", "VOIP", "7", "a"]);
-        let same = first.followed_by(["CLIENT", "CELL", "ACTIVE", "VOIP", "7", "a"]);
-        assert!(Arc::ptr_eq(&same.record_id, &first.record_id));
+        let long = "a".repeat(RecordId::INLINE + 1);
+        let first = Attributes::new(["CLIENT", "CELL", "ACTIVE", "VOIP", "7", &long]);
+        let same = first.followed_by(["CLIENT", "CELL", "ACTIVE", "VOIP", "7", &long]);
+        assert!(Arc::ptr_eq(shared(&same), shared(&first)));
         let next = first.followed_by(["CLIENT", "CELL", "ACTIVE", "VOIP", "7", "b"]);
         assert!(std::ptr::eq(next.codes, first.codes));
         assert_eq!(
