@@ -62,8 +62,9 @@ impl EventKind {
 /// type, status, technology, quality score and phone record id (`cnsmr_phn_id` /
 /// `cnsmr_phn_hst_id`; empty for ENRLMT). Every row and every event carries them, so they
 /// are held small: the first five, which take few distinct values, as one interned tuple
-/// (see [`Codes`]), the record id, which is nearly unique to its row, inline (see
-/// [`RecordId`]). 48 bytes and no allocation, where six `String`s took 144 bytes and six.
+/// (see [`Codes`]), the record id, which is nearly unique to its row, inline when it fits
+/// (see [`RecordId`]). 48 bytes, and no allocation for the feed's ids, where six `String`s
+/// took 144 bytes and six allocations.
 #[derive(Clone, Eq)]
 pub struct Attributes {
     codes: &'static Codes,
