@@ -364,39 +364,109 @@ impl ConsentStatement {
     }
 }
 
-/// A feed file's name, interned for the whole process: 8 bytes, copied freely, one copy of
-/// each name (never freed; a process sees as many names as the feed has files). Every
-/// stored event carries two, so this halves what its provenance takes.
+/// A feed file's name, interned for the whole process: a 4-byte number, copied freely, one
+/// copy of each name (never freed; a process sees as many names as the feed has files).
+/// Every stored event carries two, with a line number beside each (see [`Provenance`]).
 #[derive(Clone, Copy)]
-pub struct FileName(&'static String);
+pub struct FileName(u32);
+
+/// An interned name and its number.
+struct NamedFile {
+    name: &'static str,
+    number: u32,
+}
 
 impl FileName {
     /// The interned name.
     pub fn new(name: &str) -> Self {
-        static GLOBAL: Mutex<intern::Table<String>> = Mutex::new(intern::Table::new());
+        static GLOBAL: Mutex<intern::Table<NamedFile>> = Mutex::new(intern::Table::new());
         thread_local! {
-            static LOCAL: RefCell<intern::Table<String>> = const { RefCell::new(intern::Table::new()) };
+            static LOCAL: RefCell<intern::Table<NamedFile>> = const { RefCell::new(intern::Table::new()) };
         }
-        FileName(intern::intern(
+        let named = intern::intern(
             &LOCAL,
             &GLOBAL,
             intern::hash(name),
-            |n| n == name,
-            |n| intern::hash(n),
-            || name.to_owned(),
-        ))
+            |n| n.name == name,
+            |n| intern::hash(n.name),
+            // Called with the global table locked: numbers are handed out one at a time.
+            || {
+                let name: &'static str = Box::leak(name.into());
+                NamedFile {
+                    name,
+                    number: file_names::push(name),
+                }
+            },
+        );
+        FileName(named.number)
     }
 
     /// The name.
     pub fn as_str(&self) -> &'static str {
-        self.0.as_str()
+        file_names::get(self.0)
+    }
+}
+
+/// Every interned file name by its number, readable without a lock: numbers `64·(2^c − 1)`
+/// up to `64·(2^(c+1) − 1)` live in chunk `c`, allocated when its first number is given.
+mod file_names {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    const FIRST: usize = 64;
+    /// Enough chunks for every `u32`.
+    const CHUNKS: usize = 27;
+
+    type Chunk = Box<[OnceLock<&'static str>]>;
+    static CHUNK: [OnceLock<Chunk>; CHUNKS] = [const { OnceLock::new() }; CHUNKS];
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+
+    /// The chunk and slot of a number.
+    fn locate(number: u32) -> (usize, usize) {
+        let j = number as usize + FIRST;
+        let chunk = (j.ilog2() - FIRST.ilog2()) as usize;
+        (chunk, j - (FIRST << chunk))
+    }
+
+    /// Records a new name under the next number (callers hold the interner's global lock).
+    pub(super) fn push(name: &'static str) -> u32 {
+        let number = NEXT.fetch_add(1, Ordering::Relaxed);
+        assert_ne!(number, u32::MAX, "more than 2^32 - 1 distinct file names");
+        let (chunk, slot) = locate(number);
+        let slots =
+            CHUNK[chunk].get_or_init(|| (0..FIRST << chunk).map(|_| OnceLock::new()).collect());
+        slots[slot]
+            .set(name)
+            .expect("a file name number is given once");
+        number
+    }
+
+    /// The name recorded under a number that [`push`] returned.
+    pub(super) fn get(number: u32) -> &'static str {
+        let (chunk, slot) = locate(number);
+        CHUNK[chunk]
+            .get()
+            .and_then(|slots| slots[slot].get())
+            .expect("a file name number comes from push")
+    }
+
+    #[cfg(test)]
+    #[test]
+    fn numbers_fill_each_chunk_then_the_next() {
+        assert_eq!(locate(0), (0, 0));
+        assert_eq!(locate(63), (0, 63));
+        assert_eq!(locate(64), (1, 0));
+        assert_eq!(locate(191), (1, 127));
+        assert_eq!(locate(192), (2, 0));
+        let (chunk, slot) = locate(u32::MAX - 1);
+        assert!(chunk < CHUNKS && slot < FIRST << chunk);
     }
 }
 
 impl std::ops::Deref for FileName {
     type Target = str;
     fn deref(&self) -> &str {
-        self.0
+        self.as_str()
     }
 }
 
@@ -413,8 +483,9 @@ impl From<String> for FileName {
 }
 
 impl PartialEq for FileName {
+    /// One number per name.
     fn eq(&self, other: &Self) -> bool {
-        std::ptr::eq(self.0, other.0) || self.0 == other.0
+        self.0 == other.0
     }
 }
 
@@ -451,12 +522,13 @@ impl std::fmt::Display for FileName {
 }
 
 /// Where a row came from: the file's name and the row's 1-based line (the header is line 1).
+/// 8 bytes: a file of more lines than a `u32` numbers is refused whole when it is read.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Provenance {
     /// The file name (no directory).
     pub file: FileName,
     /// The physical line of the row in the decoded file.
-    pub line: u64,
+    pub line: u32,
 }
 
 /// One stored event of a key's history: a row event (enrolled, changed, soft-deleted), or a
@@ -546,6 +618,7 @@ mod tests {
             here
         );
         assert_eq!(std::mem::size_of::<Attributes>(), 48);
+        assert_eq!(std::mem::size_of::<Event>(), 88);
     }
 
     fn shared(a: &Attributes) -> &Arc<str> {
@@ -611,13 +684,13 @@ mod tests {
         let b = std::thread::spawn(|| FileName::from(String::from("SN_a.csv.gz")))
             .join()
             .unwrap();
-        assert!(std::ptr::eq(a.0, b.0));
+        assert_eq!(a.0, b.0);
         assert_eq!(a, b);
         assert_eq!(&*a, "SN_a.csv.gz");
         assert_eq!(format!("{a} {a:?}"), "SN_a.csv.gz \"SN_a.csv.gz\"");
         assert!(FileName::new("SN_b.csv.gz") > a);
-        assert_eq!(std::mem::size_of::<FileName>(), 8);
-        assert_eq!(std::mem::size_of::<Provenance>(), 16);
+        assert_eq!(std::mem::size_of::<FileName>(), 4);
+        assert_eq!(std::mem::size_of::<Provenance>(), 8);
     }
 
     #[test]

@@ -286,7 +286,7 @@ impl<'a> Fold<'a> {
             kind: e.kind,
             date: e.date,
             file: e.provenance.file,
-            line: Some(e.provenance.line),
+            line: Some(u64::from(e.provenance.line)),
         };
         match e.kind {
             EventKind::Enrolled => self.make_present(),
@@ -318,9 +318,12 @@ impl<'a> Fold<'a> {
         self.first_seen_at.get_or_insert(date);
         self.last_seen_at = Some(date);
         let (file, line) = if date == run.date {
-            (run.provenance.file, Some(run.provenance.line))
+            (run.provenance.file, Some(u64::from(run.provenance.line)))
         } else if date == run.last_date {
-            (run.last_provenance.file, Some(run.last_provenance.line))
+            (
+                run.last_provenance.file,
+                Some(u64::from(run.last_provenance.line)),
+            )
         } else {
             (*snapshot_file, None)
         };

@@ -14,11 +14,11 @@ use crate::pii_screen::PiiScreen;
 pub trait RowSink {
     /// An accepted row: its physical line (header = 1), its fields in the kind's canonical
     /// column order (absent optional columns as ""), and its interpretation.
-    fn accept(&mut self, line: u64, fields: &[&str], record: Record);
+    fn accept(&mut self, line: u32, fields: &[&str], record: Record);
     /// A rejected row: its line, its text, its fields in canonical order when it has the
     /// header's width (`None` for `wrong_field_count`), and the first reason in SEMANTICS §1
     /// order.
-    fn reject(&mut self, line: u64, raw: &str, fields: Option<&[&str]>, reason: RejectReason);
+    fn reject(&mut self, line: u32, raw: &str, fields: Option<&[&str]>, reason: RejectReason);
 }
 
 /// The accounting of one file: `rows_read = accepted + rejected + duplicates`.
@@ -110,6 +110,16 @@ pub fn read_text(
     dedup: &mut Dedup,
     sink: &mut impl RowSink,
 ) -> Result<FileStats, FileReject> {
+    if !lines_fit_u32(text.len(), || line_count(text)) {
+        return Err(FileReject {
+            reason: RejectReason::UnreadableFile,
+            detail: format!(
+                "the file has {} lines, more than the {} a row's line number can be",
+                line_count(text),
+                u32::MAX
+            ),
+        });
+    }
     let mut lines = split_ascii(text, b'\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
     let header = lines
         .next()
@@ -135,7 +145,8 @@ pub fn read_text(
     let mut fields: Vec<&str> = Vec::with_capacity(map.width);
     let mut canonical: Vec<&str> = Vec::with_capacity(map.positions.len());
     for (i, line) in lines.enumerate() {
-        let line_no = i as u64 + 2;
+        // Exact: the file has at most `u32::MAX` lines (checked above).
+        let line_no = (i + 2) as u32;
         if trim(line).is_empty() {
             continue;
         }
@@ -162,7 +173,9 @@ pub fn read_text(
                 stats.consent_date_substituted += u64::from(record.consent_date_substituted);
                 if let Some(column) = screen.first_suspect(&canonical) {
                     stats.pii_suspects += 1;
-                    stats.first_pii_suspect_line.get_or_insert(line_no);
+                    stats
+                        .first_pii_suspect_line
+                        .get_or_insert(u64::from(line_no));
                     if !stats.pii_suspect_columns.contains(&column) {
                         stats.pii_suspect_columns.push(column);
                     }
@@ -172,6 +185,12 @@ pub fn read_text(
         }
     }
     Ok(stats)
+}
+
+/// Whether every line of a text of `len` bytes and `lines()` lines can be numbered by a
+/// `u32` (rows keep their line so, see `Provenance`): only a text of 4 GiB or more is counted.
+fn lines_fit_u32(len: usize, lines: impl FnOnce() -> usize) -> bool {
+    len < u32::MAX as usize || lines() <= u32::MAX as usize
 }
 
 /// `text.split(sep)` for an ASCII separator, found with memchr: `str::split` checks every
@@ -243,15 +262,15 @@ mod tests {
 
     #[derive(Default)]
     struct Collect {
-        accepted: Vec<(u64, Record)>,
-        rejected: Vec<(u64, String, RejectReason)>,
+        accepted: Vec<(u32, Record)>,
+        rejected: Vec<(u32, String, RejectReason)>,
     }
 
     impl RowSink for Collect {
-        fn accept(&mut self, line: u64, _fields: &[&str], record: Record) {
+        fn accept(&mut self, line: u32, _fields: &[&str], record: Record) {
             self.accepted.push((line, record));
         }
-        fn reject(&mut self, line: u64, raw: &str, _fields: Option<&[&str]>, reason: RejectReason) {
+        fn reject(&mut self, line: u32, raw: &str, _fields: Option<&[&str]>, reason: RejectReason) {
             self.rejected.push((line, raw.to_owned(), reason));
         }
     }
@@ -297,7 +316,7 @@ mod tests {
         );
         assert_eq!(sink.accepted[0].0, 2);
         assert_eq!(sink.accepted[0].1.kind, EventKind::Observed);
-        let rejects: Vec<(u64, RejectReason)> = sink.rejected.iter().map(|r| (r.0, r.2)).collect();
+        let rejects: Vec<(u32, RejectReason)> = sink.rejected.iter().map(|r| (r.0, r.2)).collect();
         assert_eq!(
             rejects,
             [
@@ -387,6 +406,16 @@ mod tests {
             assert_eq!(line_count(text), lines, "{text:?}");
             assert_eq!(line_count(text), text.split('\n').count());
         }
+    }
+
+    #[test]
+    fn lines_are_counted_only_in_a_text_of_4_gib_and_must_fit_a_u32() {
+        let max = u32::MAX as usize;
+        assert!(lines_fit_u32(max - 1, || unreachable!(
+            "a shorter text has fewer lines"
+        )));
+        assert!(lines_fit_u32(max, || max));
+        assert!(!lines_fit_u32(max, || max + 1));
     }
 
     #[test]

@@ -186,7 +186,7 @@ fn finish_presized(builder: &mut StringBuilder) -> ArrayRef {
 }
 
 impl RowSink for BronzeSink<'_> {
-    fn accept(&mut self, line: u64, fields: &[&str], record: Record) {
+    fn accept(&mut self, line: u32, fields: &[&str], record: Record) {
         let columns = self.columns.iter_mut().zip(fields).zip(&self.pii_columns);
         for (((builder, value), pii), last) in columns.zip(&mut self.last_pii) {
             if !*pii {
@@ -204,7 +204,7 @@ impl RowSink for BronzeSink<'_> {
         self.account.append_value(record.key.account.text());
         self.phone.append_value(record.key.phone.e164(&mut [0; 12]));
         self.event_date.append_value(record.date.days());
-        self.line.append_value(line as i64);
+        self.line.append_value(i64::from(line));
         self.rows += 1;
         if self.rows >= self.batch_rows {
             self.flush();
@@ -222,7 +222,7 @@ impl RowSink for BronzeSink<'_> {
     /// PII never reaches bronze in clear: a rejected row keeps its fields (canonical order)
     /// with PII columns as keyed hashes; a row of the wrong width cannot be aligned with the
     /// header, so its text is withheld and only its keyed hash and field count are kept.
-    fn reject(&mut self, line: u64, raw: &str, fields: Option<&[&str]>, reason: RejectReason) {
+    fn reject(&mut self, line: u32, raw: &str, fields: Option<&[&str]>, reason: RejectReason) {
         let (raw, detail) = match fields {
             Some(fields) => {
                 let masked: Vec<String> = fields
@@ -248,7 +248,7 @@ impl RowSink for BronzeSink<'_> {
         };
         self.rejects.push(RejectRow {
             file: self.file.clone(),
-            line: Some(line),
+            line: Some(u64::from(line)),
             raw: Some(raw),
             reason,
             detail,
@@ -280,7 +280,7 @@ mod tests {
             Accepted::Snapshot(&mut builder),
         );
         sink.batch_rows = 3;
-        for i in 0..10u64 {
+        for i in 0..10u32 {
             let phone = format!("212555{i:04}");
             let fields = [
                 "id",

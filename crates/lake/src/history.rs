@@ -416,6 +416,10 @@ pub(crate) fn decode_events(b: &RecordBatch) -> Result<Vec<(Key, Vec<Event>)>> {
             .ok_or_else(|| invalid(format!("unknown event {}", value(2, i))))?;
         let required =
             |v: Option<Date>, name: &str| v.ok_or_else(|| invalid(format!("{name} is empty")));
+        let line_no = |v: Option<i64>, name: &str| {
+            u32::try_from(v.unwrap_or(0))
+                .map_err(|_| invalid(format!("{name} {} is no line number", v.unwrap_or(0))))
+        };
         let fields = [5, 6, 7, 8, 9, 10].map(|c| value(c, i));
         let attributes = match events.last() {
             Some(previous) => previous.attributes.followed_by(fields),
@@ -428,11 +432,11 @@ pub(crate) fn decode_events(b: &RecordBatch) -> Result<Vec<(Key, Vec<Event>)>> {
             file_date: required(file_date[i], "file_date")?,
             provenance: Provenance {
                 file: strings[3].file_name(i),
-                line: line[i].unwrap_or(0) as u64,
+                line: line_no(line[i], "line")?,
             },
             last_provenance: Provenance {
                 file: strings[4].file_name(i),
-                line: last_line[i].unwrap_or(0) as u64,
+                line: line_no(last_line[i], "last_line")?,
             },
             attributes,
             consent: match consent.is_null(i) {

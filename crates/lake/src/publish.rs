@@ -776,9 +776,10 @@ impl EventsBuilder {
         self.last_date.append_value(e.last_date.days());
         self.file_date.append_value(e.file_date.days());
         self.file.append_value(&*e.provenance.file);
-        self.line.append_value(e.provenance.line as i64);
+        self.line.append_value(i64::from(e.provenance.line));
         self.last_file.append_value(&*e.last_provenance.file);
-        self.last_line.append_value(e.last_provenance.line as i64);
+        self.last_line
+            .append_value(i64::from(e.last_provenance.line));
         for (b, v) in self.attrs.iter_mut().zip(e.attributes.fields()) {
             b.append_value(v);
         }
@@ -905,7 +906,7 @@ mod tests {
     #[test]
     fn stored_events_decode_alike_from_plain_and_dictionary_columns() {
         let day = |d: &str| Date::parse(d).unwrap();
-        let at = |file: &str, line: u64| Provenance {
+        let at = |file: &str, line: u32| Provenance {
             file: file.into(),
             line,
         };

@@ -140,7 +140,10 @@ async fn scan(
                 })?;
             let provenance = Provenance {
                 file,
-                line: line.value(i) as u64,
+                line: u32::try_from(line.value(i)).map_err(|_| Error::Invalid {
+                    what: format!("bronze {} row {name}", kind.bronze_table()),
+                    why: format!("_line {} is no line number", line.value(i)),
+                })?,
             };
             each(record, date, provenance);
         }
