@@ -370,35 +370,22 @@ impl ConsentStatement {
 #[derive(Clone, Copy)]
 pub struct FileName(u32);
 
-/// An interned name and its number.
-struct NamedFile {
-    name: &'static str,
-    number: u32,
-}
-
 impl FileName {
     /// The interned name.
     pub fn new(name: &str) -> Self {
-        static GLOBAL: Mutex<intern::Table<NamedFile>> = Mutex::new(intern::Table::new());
+        static GLOBAL: Mutex<intern::Table<u32>> = Mutex::new(intern::Table::new());
         thread_local! {
-            static LOCAL: RefCell<intern::Table<NamedFile>> = const { RefCell::new(intern::Table::new()) };
+            static LOCAL: RefCell<intern::Table<u32>> = const { RefCell::new(intern::Table::new()) };
         }
-        let named = intern::intern(
+        FileName(*intern::intern(
             &LOCAL,
             &GLOBAL,
             intern::hash(name),
-            |n| n.name == name,
-            |n| intern::hash(n.name),
+            |n| file_names::get(*n) == name,
+            |n| intern::hash(file_names::get(*n)),
             // Called with the global table locked: numbers are handed out one at a time.
-            || {
-                let name: &'static str = Box::leak(name.into());
-                NamedFile {
-                    name,
-                    number: file_names::push(name),
-                }
-            },
-        );
-        FileName(named.number)
+            || file_names::push(Box::leak(name.into())),
+        ))
     }
 
     /// The name.

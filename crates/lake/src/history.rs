@@ -417,8 +417,8 @@ pub(crate) fn decode_events(b: &RecordBatch) -> Result<Vec<(Key, Vec<Event>)>> {
         let required =
             |v: Option<Date>, name: &str| v.ok_or_else(|| invalid(format!("{name} is empty")));
         let line_no = |v: Option<i64>, name: &str| {
-            u32::try_from(v.unwrap_or(0))
-                .map_err(|_| invalid(format!("{name} {} is no line number", v.unwrap_or(0))))
+            let v = v.unwrap_or(0);
+            u32::try_from(v).map_err(|_| invalid(format!("{name} {v} is no line number")))
         };
         let fields = [5, 6, 7, 8, 9, 10].map(|c| value(c, i));
         let attributes = match events.last() {
