@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::date::Date;
 use crate::intern;
+use crate::record_id::{RecordId, RecordIdText};
 
 /// The kinds of event on a key (SEMANTICS §2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -62,53 +63,13 @@ impl EventKind {
 /// type, status, technology, quality score and phone record id (`cnsmr_phn_id` /
 /// `cnsmr_phn_hst_id`; empty for ENRLMT). Every row and every event carries them, so they
 /// are held small: the first five, which take few distinct values, as one interned tuple
-/// (see [`Codes`]), the record id, which is nearly unique to its row, inline when it fits
-/// (see [`RecordId`]). 48 bytes, and no allocation for the feed's ids, where six `String`s
-/// took 144 bytes and six allocations.
+/// (see [`Codes`]), the record id, which is nearly unique to its row, as a UUID's bytes or
+/// inline when it can be (see [`RecordId`]). 32 bytes, and no allocation for the feed's ids,
+/// where six `String`s took 144 bytes and six allocations.
 #[derive(Clone, Eq)]
 pub struct Attributes {
     codes: &'static Codes,
     record_id: RecordId,
-}
-
-/// A phone record id, as written. The feed's are 36-character UUIDs, held inline: a row's
-/// attributes then cost no allocation, where an `Arc<str>` per row took 64 bytes of heap
-/// for each of a 1 GB feed's 2.2 million stored ids. A longer id is shared by a key's
-/// events that repeat it (see [`Attributes::share`]).
-#[derive(Clone, PartialEq, Eq, Hash)]
-enum RecordId {
-    /// The text's bytes, then zeros.
-    Inline {
-        len: u8,
-        bytes: [u8; RecordId::INLINE],
-    },
-    /// A text longer than [`RecordId::INLINE`] bytes.
-    Shared(Arc<str>),
-}
-
-impl RecordId {
-    /// The longest id held inline: the enum is then 40 bytes.
-    const INLINE: usize = 38;
-
-    fn new(text: &str) -> Self {
-        if text.len() > Self::INLINE {
-            return RecordId::Shared(Arc::from(text));
-        }
-        let mut bytes = [0; Self::INLINE];
-        bytes[..text.len()].copy_from_slice(text.as_bytes());
-        RecordId::Inline {
-            len: text.len() as u8,
-            bytes,
-        }
-    }
-
-    fn as_str(&self) -> &str {
-        match self {
-            RecordId::Inline { len, bytes } => std::str::from_utf8(&bytes[..usize::from(*len)])
-                .expect("an inline id is a whole str's bytes"),
-            RecordId::Shared(text) => text,
-        }
-    }
 }
 
 /// Source, type, status, technology and quality score, as one text and the end of each.
@@ -196,12 +157,12 @@ impl Attributes {
     /// change records), without a lookup, and its shared record id when that is equal too.
     pub fn followed_by(&self, fields: [&str; 6]) -> Self {
         let [codes @ .., record_id] = fields;
-        if codes != [0, 1, 2, 3, 4].map(|i| self.field(i)) {
+        if codes != self.codes() {
             return Self::new(fields);
         }
         Attributes {
             codes: self.codes,
-            record_id: match self.record_id() == record_id {
+            record_id: match *self.record_id() == *record_id {
                 true => self.record_id.clone(),
                 false => RecordId::new(record_id),
             },
@@ -289,16 +250,21 @@ impl Attributes {
     }
 
     /// The phone record id.
-    pub fn record_id(&self) -> &str {
-        self.record_id.as_str()
+    pub fn record_id(&self) -> RecordIdText<'_> {
+        self.record_id.text()
     }
 
     /// All six, in the order source, type, status, technology, quality score, record id.
-    pub fn fields(&self) -> [&str; 6] {
-        [0, 1, 2, 3, 4, 5].map(|i| match i {
-            5 => self.record_id(),
-            _ => self.field(i),
-        })
+    pub fn fields(&self) -> Fields<'_> {
+        Fields {
+            codes: self.codes(),
+            record_id: self.record_id(),
+        }
+    }
+
+    /// The first five, in [`Attributes::fields`]' order.
+    fn codes(&self) -> [&str; 5] {
+        [0, 1, 2, 3, 4].map(|i| self.field(i))
     }
 }
 
@@ -332,7 +298,29 @@ impl Attributes {
         let rank = |a: &Self| !a.is_client_sourced();
         rank(self)
             .cmp(&rank(other))
-            .then_with(|| self.fields().cmp(&other.fields()))
+            .then_with(|| self.codes().cmp(&other.codes()))
+            .then_with(|| self.record_id.text_cmp(&other.record_id))
+    }
+}
+
+/// An attributes' six values (see [`Attributes::fields`]).
+pub struct Fields<'a> {
+    codes: [&'a str; 5],
+    record_id: RecordIdText<'a>,
+}
+
+impl Fields<'_> {
+    /// Source, type, status, technology, quality score, record id.
+    pub fn as_array(&self) -> [&str; 6] {
+        let [source, phone_type, status, technology, quality_score] = self.codes;
+        [
+            source,
+            phone_type,
+            status,
+            technology,
+            quality_score,
+            &self.record_id,
+        ]
     }
 }
 
@@ -582,12 +570,15 @@ mod tests {
     #[test]
     fn attributes_keep_their_six_fields_apart() {
         let a = Attributes::normalised([" client ", "cell", "", "Voip", " 80 ", " h1 "]);
-        assert_eq!(a.fields(), ["CLIENT", "CELL", "", "VOIP", "80", "h1"]);
+        assert_eq!(
+            a.fields().as_array(),
+            ["CLIENT", "CELL", "", "VOIP", "80", "h1"]
+        );
         assert_ne!(
             a,
             Attributes::new(["CLIENTCELL", "", "", "VOIP", "80", "h1"])
         );
-        assert_eq!(Attributes::default().fields(), [""; 6]);
+        assert_eq!(Attributes::default().fields().as_array(), [""; 6]);
     }
 
     #[test]
@@ -604,23 +595,23 @@ mod tests {
             Attributes::new(["CLIENT", "CELL", "ACTIVE", "VOIP", "7", "a"]),
             here
         );
-        assert_eq!(std::mem::size_of::<Attributes>(), 48);
-        assert_eq!(std::mem::size_of::<Event>(), 88);
+        assert_eq!(std::mem::size_of::<Attributes>(), 32);
+        assert_eq!(std::mem::size_of::<Event>(), 72);
     }
 
     fn shared(a: &Attributes) -> &Arc<str> {
         match &a.record_id {
             RecordId::Shared(text) => text,
-            RecordId::Inline { .. } => panic!("{a:?} holds its record id inline"),
+            _ => panic!("{a:?} does not share its record id"),
         }
     }
 
     #[test]
-    fn a_uuid_record_id_is_inline_and_a_longer_one_shared_when_repeated() {
+    fn a_uuid_record_id_is_its_bytes_and_a_longer_one_shared_when_repeated() {
         let uuid = "cf6d4ea3-62e3-457b-ae9c-72ac2a5cc59a";
         let a = attrs("CLIENT", uuid);
-        assert!(matches!(a.record_id, RecordId::Inline { len: 36, .. }));
-        assert_eq!(a.record_id(), uuid);
+        assert!(matches!(a.record_id, RecordId::Uuid { .. }));
+        assert_eq!(&*a.record_id(), uuid);
         assert_ne!(a, attrs("CLIENT", &uuid[..35]));
         let long = "x".repeat(RecordId::INLINE + 1);
         let first = attrs("CLIENT", &long);
@@ -629,10 +620,10 @@ mod tests {
         assert!(!Arc::ptr_eq(shared(&same), shared(&first)));
         same.share(&first);
         assert!(Arc::ptr_eq(shared(&same), shared(&first)));
-        assert_eq!(same.record_id(), long);
+        assert_eq!(&*same.record_id(), long);
         let at_limit = "y".repeat(RecordId::INLINE);
-        assert_eq!(attrs("", &at_limit).record_id(), at_limit);
-        assert_eq!(Attributes::default().record_id(), "");
+        assert_eq!(&*attrs("", &at_limit).record_id(), at_limit);
+        assert_eq!(&*Attributes::default().record_id(), "");
     }
 
     #[test]
@@ -644,7 +635,7 @@ mod tests {
         let next = first.followed_by(["CLIENT", "CELL", "ACTIVE", "VOIP", "7", "b"]);
         assert!(std::ptr::eq(next.codes, first.codes));
         assert_eq!(
-            next.fields(),
+            next.fields().as_array(),
             ["CLIENT", "CELL", "ACTIVE", "VOIP", "7", "b"]
         );
         let other = first.followed_by(["OTHER", "CELL", "ACTIVE", "VOIP", "7", "b"]);

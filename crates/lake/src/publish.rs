@@ -692,9 +692,10 @@ fn state_batch(folded: &[Folded<'_>]) -> RecordBatch {
     for (k, _, s) in folded {
         let account = k.account.text();
         let phone = k.phone.to_string();
+        let fields = s.attributes.fields();
         let values = [&*account, phone.as_str()]
             .into_iter()
-            .chain(s.attributes.fields());
+            .chain(fields.as_array());
         for (b, v) in text.iter_mut().zip(values) {
             b.append_value(v);
         }
@@ -780,7 +781,7 @@ impl EventsBuilder {
         self.last_file.append_value(&*e.last_provenance.file);
         self.last_line
             .append_value(i64::from(e.last_provenance.line));
-        for (b, v) in self.attrs.iter_mut().zip(e.attributes.fields()) {
+        for (b, v) in self.attrs.iter_mut().zip(e.attributes.fields().as_array()) {
             b.append_value(v);
         }
         self.consent.append_option(e.consent.map(|c| c.consent));
