@@ -26,7 +26,7 @@ pub(crate) enum RecordId {
 /// 18 and 23).
 const BYTE_AT: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
 
-/// Per byte: a hex digit's value, with [`LOWER`] or [`UPPER`] for a letter; [`NOT_HEX`].
+/// Per byte: a hex digit's value, with [`LOWER`] or [`UPPER`] for a letter, or [`NOT_HEX`].
 const HEX: [u8; 256] = {
     let mut table = [NOT_HEX; 256];
     let mut c = 0;
