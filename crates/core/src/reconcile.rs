@@ -33,8 +33,8 @@ pub type KeyMap<V> = HashMap<Key, V, foldhash::fast::RandomState>;
 /// carries every key, so this is a run's largest transient structure: a map holding the
 /// observations themselves took 67 MB per snapshot of the 1 GB feed (buckets at most 7/8
 /// full, rounded up to a power of two, and both tables alive while it grew); a list sized
-/// from the file's line count and a map of positions take about 40 MB (104 bytes a row,
-/// record id inline, and 9 a bucket).
+/// from the file's line count and a map of positions take about 35 MB (88 bytes a row,
+/// a UUID record id as its 16 bytes, and 9 a bucket).
 #[derive(Debug, Default)]
 pub struct SnapshotBuilder {
     observations: Vec<(Key, SnapshotObservation)>,
