@@ -69,7 +69,7 @@ wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/api.lua "$bas
   | tee "$WORK/api-wrk.txt" | grep -E "Requests/sec|Latency  |  50%|  90%|  99%|Non-2xx|Socket errors"
 
 echo "batch of 1,000,000 pairs (CSV, $(du -m "$batch" | cut -f1) MB):"
-for i in 1 2 3; do
+for _ in 1 2 3; do
   curl -s -o "$WORK/api-batch-out.csv" -w "  HTTP %{http_code}, %{time_total}s, %{size_download} bytes\n" \
     -H "Authorization: Bearer $key" -H "Content-Type: text/csv" \
     --data-binary @"$batch" "$base/v1/can-send-sms/batch"

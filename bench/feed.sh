@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the benchmarks (sourced): the benchmark feed's settings, the binary built as the
 # test suite builds it, and the feed generated once per (ACCOUNTS, SEED) under WORK.
 # Sets: bin, feed.

@@ -11,8 +11,8 @@ export PHONE_CONSENT_LOG="${PHONE_CONSENT_LOG:-warn}"
 source bench/feed.sh
 RUNS="${RUNS:-3}"
 
-change=$(ls "$feed/MAINTENANCE" | grep -- '-SUPPLFWD-BDL_' | sort -t- -k2 | tail -1)
-snapshot=$(ls "$feed/MAINTENANCE" | grep -- '-NON-FIN-BDL_' | sort -t- -k2 | tail -1)
+change=$(find "$feed/MAINTENANCE" -name '*-SUPPLFWD-BDL_*' -printf '%f\n' | sort -t- -k2 | tail -1)
+snapshot=$(find "$feed/MAINTENANCE" -name '*-NON-FIN-BDL_*' -printf '%f\n' | sort -t- -k2 | tail -1)
 
 # The landing area as it was before the two files arrived (hard links: same bytes, same
 # modification times, so the ledger skips them unread later).
