@@ -93,11 +93,25 @@ impl SnapshotBuilder {
 }
 
 /// Every key's history and the snapshot calendar, built from accepted records.
+///
+/// Histories are kept in a list in the order their keys were first seen, found by key
+/// through an index of positions. A snapshot lists nearly the same keys in nearly the same
+/// order as the one before it, so each of its keys is first compared with the key at its
+/// place in the previous snapshot's list of positions: a sequential read instead of a hash
+/// probe into a table far larger than the cache.
 #[derive(Debug, Default)]
 pub struct Reconciler {
-    histories: KeyMap<KeyHistory>,
+    histories: Vec<(Key, KeyHistory)>,
+    index: hashbrown::HashTable<usize>,
+    hasher: foldhash::fast::RandomState,
+    /// Where the previous snapshot's keys are in `histories`, in that snapshot's order.
+    previous_snapshot: Vec<usize>,
     calendar: SnapshotCalendar,
 }
+
+/// How far ahead in the previous snapshot's order a key not found at its place is looked
+/// for: past keys the previous snapshot listed there and this one drops.
+const RESYNC_WINDOW: usize = 8;
 
 impl Reconciler {
     /// An empty reconciler.
@@ -107,18 +121,52 @@ impl Reconciler {
 
     /// Rebuilds a reconciler from stored histories and calendar (the lake's silver).
     pub fn from_parts(histories: KeyMap<KeyHistory>, calendar: SnapshotCalendar) -> Self {
-        Reconciler {
-            histories,
+        let mut reconciler = Reconciler {
             calendar,
+            ..Reconciler::default()
+        };
+        reconciler.histories.reserve_exact(histories.len());
+        for (key, history) in histories {
+            let slot = reconciler.slot(key);
+            reconciler.histories[slot].1 = history;
         }
+        reconciler
+    }
+
+    /// The position of `key`'s history, an empty one added when the key is new.
+    fn slot(&mut self, key: Key) -> usize {
+        let hash = self.hasher.hash_one(&key);
+        let (histories, hasher) = (&self.histories, &self.hasher);
+        let entry = self.index.entry(
+            hash,
+            |&i| histories[i].0 == key,
+            |&i| hasher.hash_one(&histories[i].0),
+        );
+        match entry {
+            hashbrown::hash_table::Entry::Occupied(e) => *e.get(),
+            hashbrown::hash_table::Entry::Vacant(e) => {
+                let slot = self.histories.len();
+                e.insert(slot);
+                self.histories.push((key, KeyHistory::default()));
+                slot
+            }
+        }
+    }
+
+    /// The position of `key`'s history, if the key was seen.
+    fn find(&self, key: &Key) -> Option<usize> {
+        let hash = self.hasher.hash_one(key);
+        self.index
+            .find(hash, |&i| self.histories[i].0 == *key)
+            .copied()
     }
 
     /// Puts each key's stored events (read back from the lake) ahead of the events added
     /// since; keys with no new event are left out.
     pub fn add_stored_of_known_keys(&mut self, stored: KeyMap<Vec<Event>>) {
         for (key, events) in stored {
-            if let Some(history) = self.histories.get_mut(&key) {
-                history.prepend_stored(events);
+            if let Some(slot) = self.find(&key) {
+                self.histories[slot].1.prepend_stored(events);
             }
         }
     }
@@ -133,10 +181,8 @@ impl Reconciler {
             record.attributes,
             record.consent,
         );
-        self.histories
-            .entry(record.key)
-            .or_default()
-            .add_row_event(event);
+        let slot = self.slot(record.key);
+        self.histories[slot].1.add_row_event(event);
     }
 
     /// Applies a whole snapshot dated `date` (SEMANTICS §2). `complete` is false when any of
@@ -162,12 +208,28 @@ impl Reconciler {
             complete,
             file,
         });
+        let before = std::mem::take(&mut self.previous_snapshot);
+        let mut slots = Vec::with_capacity(snapshot.observations.len());
+        let mut cursor = 0;
         for (key, obs) in snapshot.observations {
-            self.histories
-                .entry(key)
-                .or_default()
-                .observe(obs, previous);
+            let slot = match before.get(cursor) {
+                Some(&slot) if self.histories[slot].0 == key => {
+                    cursor += 1;
+                    slot
+                }
+                _ => {
+                    let slot = self.slot(key);
+                    let mut ahead = before[cursor..].iter().take(RESYNC_WINDOW);
+                    if let Some(skipped) = ahead.position(|&s| s == slot) {
+                        cursor += skipped + 1;
+                    }
+                    slot
+                }
+            };
+            self.histories[slot].1.observe(obs, previous);
+            slots.push(slot);
         }
+        self.previous_snapshot = slots;
         Ok(())
     }
 
@@ -176,9 +238,14 @@ impl Reconciler {
         &self.calendar
     }
 
-    /// Every key's history.
-    pub fn histories(&self) -> &KeyMap<KeyHistory> {
-        &self.histories
+    /// Every key with its history, in the order the keys were first seen.
+    pub fn histories(&self) -> impl ExactSizeIterator<Item = (&Key, &KeyHistory)> {
+        self.histories.iter().map(|(k, h)| (k, h))
+    }
+
+    /// One key's history, if the key was seen.
+    pub fn history(&self, key: &Key) -> Option<&KeyHistory> {
+        self.find(key).map(|slot| &self.histories[slot].1)
     }
 
     /// The number of keys.
@@ -193,14 +260,13 @@ impl Reconciler {
 
     /// The state of one key, as of a date or with every file.
     pub fn state(&self, key: &Key, as_of: Option<Date>) -> Option<PhoneState> {
-        fold(self.histories.get(key)?.events(), &self.calendar, as_of)
+        fold(self.history(key)?.events(), &self.calendar, as_of)
     }
 
     /// Every key's state (keys with no visible event are left out), sorted by key.
     pub fn states(&self, as_of: Option<Date>) -> Vec<(&Key, &KeyHistory, PhoneState)> {
         let mut out: Vec<_> = self
-            .histories
-            .iter()
+            .histories()
             .filter_map(|(k, h)| fold(h.events(), &self.calendar, as_of).map(|s| (k, h, s)))
             .collect();
         out.sort_unstable_by(|a, b| a.0.cmp(b.0));
@@ -385,8 +451,7 @@ mod tests {
         rows_only: &Reconciler,
     ) -> HashMap<Key, Vec<Event>> {
         let mut out: HashMap<Key, Vec<Event>> = rows_only
-            .histories
-            .iter()
+            .histories()
             .map(|(k, h)| (k.clone(), h.events().to_vec()))
             .collect();
         for (date, _, obs) in snapshots {
@@ -439,12 +504,47 @@ mod tests {
                     prop_assert_eq!(a, b.as_ref().unwrap(), "evidence too is order independent");
                 }
                 let every_step = forward
-                    .histories
-                    .get(&key)
+                    .history(&key)
                     .map(|h| crate::fold::timeline(h.events(), forward.calendar(), as_of))
                     .and_then(|steps| steps.last().map(|s| s.state.clone()));
                 prop_assert_eq!(a, every_step, "skipping a run's inner snapshots changes no state");
             }
+        }
+    }
+
+    fn arb_listings() -> impl Strategy<Value = Vec<Vec<u8>>> {
+        let listing = prop::collection::btree_set(0..30u8, 0..30)
+            .prop_flat_map(|keys| Just(keys.into_iter().collect::<Vec<_>>()).prop_shuffle());
+        prop::collection::vec(listing, 0..6)
+    }
+
+    proptest! {
+        /// Snapshots that reorder, drop and add keys still reach each key's own history
+        /// (the previous snapshot's order is only a guess to check).
+        #[test]
+        fn each_snapshot_row_reaches_its_own_key(listings in arb_listings()) {
+            let mut r = Reconciler::new();
+            for (i, keys) in listings.iter().enumerate() {
+                let date = i as i32 * 10;
+                let mut b = SnapshotBuilder::default();
+                for (line, &k) in keys.iter().enumerate() {
+                    let provenance = Provenance { file: "snap".into(), line: line as u32 + 2 };
+                    b.add(record(k, EventKind::Observed, date, true, None, i as u8), provenance);
+                }
+                r.add_snapshot(Date::from_days(date), true, "snap".into(), b).unwrap();
+            }
+            for k in 0..30u8 {
+                let listed: Vec<i32> = (listings.iter().enumerate())
+                    .filter(|(_, keys)| keys.contains(&k))
+                    .map(|(i, _)| i as i32 * 10)
+                    .collect();
+                let observed: Vec<i32> = r
+                    .history(&key(k))
+                    .map(|h| h.events().iter().map(|e| e.date.days()).collect())
+                    .unwrap_or_default();
+                prop_assert_eq!(observed, listed, "key {}", k);
+            }
+            prop_assert_eq!(r.len(), listings.iter().flatten().collect::<std::collections::BTreeSet<_>>().len());
         }
     }
 

@@ -517,8 +517,11 @@ pub async fn run(options: &RunOptions, progress: &dyn Progress) -> Result<RunSum
         progress.stage("re-deriving histories from bronze");
         reconciler = rebuild::from_bronze(&options.lake, &ledger).await?;
     }
-    let touched = (summary.mode == RunMode::Incremental && !with_snapshot)
-        .then(|| Arc::new(audit_trail::KeySet::new(reconciler.histories().keys())));
+    let touched = (summary.mode == RunMode::Incremental && !with_snapshot).then(|| {
+        Arc::new(audit_trail::KeySet::new(
+            reconciler.histories().map(|(k, _)| k),
+        ))
+    });
     if let Some(keys) = &touched {
         progress.stage("reading the touched keys' audit trail");
         let stored = audit_trail::load_stored(&options.lake, Some(keys), threads).await?;

@@ -111,9 +111,10 @@ pub async fn publish(
     run_of: &RunOf<'_>,
     publication: Publication<'_>,
 ) -> Result<Published> {
-    // Keys copied out of the map: sorted and then read in order, they are read from one
-    // array rather than from the map's scattered entries (a cache miss each).
-    let mut keys: Vec<(Key, &KeyHistory)> = (reconciler.histories().iter())
+    // Keys copied out of the histories: sorting them in place compares within one array,
+    // not through a reference into the histories (a cache miss each).
+    let mut keys: Vec<(Key, &KeyHistory)> = reconciler
+        .histories()
         .map(|(k, h)| (k.clone(), h))
         .collect();
     keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
@@ -841,7 +842,7 @@ impl EventsBuilder {
 
 fn snapshots_batch(reconciler: &Reconciler) -> RecordBatch {
     let calendar = reconciler.calendar();
-    let listings = calendar.listings(reconciler.histories().values().map(KeyHistory::events));
+    let listings = calendar.listings(reconciler.histories().map(|(_, h)| h.events()));
     let mut date = Date32Builder::new();
     let mut complete = BooleanBuilder::new();
     let mut file = StringBuilder::new();

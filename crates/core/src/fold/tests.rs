@@ -479,7 +479,7 @@ fn runs_compress_a_stable_phone_to_one_event() {
     for m in 1..=9 {
         f = f.snapshot(&format!("2024-0{m}-01"), CLIENT);
     }
-    let h = f.0.histories().get(&key()).unwrap();
+    let h = f.0.history(&key()).unwrap();
     assert_eq!(h.events().len(), 1);
     assert_eq!(h.events()[0].last_date, d("2024-09-01"));
     let s = f.state();
@@ -503,7 +503,7 @@ fn the_timeline_has_every_applied_event_with_the_state_after_it_and_ends_at_the_
         .snapshot("2024-02-01", None)
         .changed("2024-02-10", None)
         .snapshot("2024-03-01", None);
-    let history = feed.0.histories().get(&key()).unwrap();
+    let history = feed.0.history(&key()).unwrap();
     let steps = timeline(history.events(), feed.0.calendar(), None);
     let kinds: Vec<(EventKind, String)> = steps
         .iter()
