@@ -28,18 +28,14 @@ pub enum ReconcileError {
 /// hash is on the hot path (std's SipHash cost 8 % of a full run).
 pub type KeyMap<V> = HashMap<Key, V, foldhash::fast::RandomState>;
 
-/// One snapshot being assembled from its files' accepted rows: one observation per key, in
-/// the order the keys first appear, found again through an index of positions. A snapshot
-/// carries every key, so this is a run's largest transient structure: a map holding the
-/// observations themselves took 67 MB per snapshot of the 1 GB feed (buckets at most 7/8
-/// full, rounded up to a power of two, and both tables alive while it grew); a list sized
-/// from the file's line count and a map of positions take about 35 MB (88 bytes a row,
-/// a UUID record id as its 16 bytes, and 9 a bucket).
+/// One snapshot being assembled from its files' accepted rows, in the order they were read.
+/// A snapshot carries every key, so this is a run's largest transient structure: a list
+/// sized from the file's line count, 88 bytes a row (a UUID record id as its 16 bytes).
+/// Rows of one key are combined when the snapshot is applied, where each row's key history
+/// is found anyway (a map of the snapshot's own keys cost a probe per row here).
 #[derive(Debug, Default)]
 pub struct SnapshotBuilder {
     observations: Vec<(Key, SnapshotObservation)>,
-    positions: hashbrown::HashTable<usize>,
-    hasher: foldhash::fast::RandomState,
 }
 
 impl SnapshotBuilder {
@@ -47,9 +43,6 @@ impl SnapshotBuilder {
     /// not grow by doubling.
     pub fn reserve(&mut self, rows: usize) {
         self.observations.reserve_exact(rows);
-        let (observations, hasher) = (&self.observations, &self.hasher);
-        self.positions
-            .reserve(rows, |&i| hasher.hash_one(&observations[i].0));
     }
 
     /// Adds an accepted NON-FIN row of this snapshot.
@@ -61,27 +54,10 @@ impl SnapshotBuilder {
             attributes: record.attributes,
             consent: record.consent,
         };
-        self.insert(record.key, obs);
+        self.observations.push((record.key, obs));
     }
 
-    fn insert(&mut self, key: Key, obs: SnapshotObservation) {
-        let hash = self.hasher.hash_one(&key);
-        let (observations, hasher) = (&self.observations, &self.hasher);
-        let entry = self.positions.entry(
-            hash,
-            |&i| observations[i].0 == key,
-            |&i| hasher.hash_one(&observations[i].0),
-        );
-        match entry {
-            hashbrown::hash_table::Entry::Occupied(e) => self.observations[*e.get()].1.merge(obs),
-            hashbrown::hash_table::Entry::Vacant(e) => {
-                e.insert(self.observations.len());
-                self.observations.push((key, obs));
-            }
-        }
-    }
-
-    /// The number of keys the snapshot carries so far.
+    /// The number of rows added.
     pub fn len(&self) -> usize {
         self.observations.len()
     }
@@ -101,12 +77,23 @@ impl SnapshotBuilder {
 /// probe into a table far larger than the cache.
 #[derive(Debug, Default)]
 pub struct Reconciler {
-    histories: Vec<(Key, KeyHistory)>,
+    histories: Vec<Slot>,
     index: hashbrown::HashTable<usize>,
     hasher: foldhash::fast::RandomState,
     /// Where the previous snapshot's keys are in `histories`, in that snapshot's order.
     previous_snapshot: Vec<usize>,
+    /// Snapshots applied so far: tells a key already listed by the snapshot being applied.
+    snapshots_applied: u64,
     calendar: SnapshotCalendar,
+}
+
+/// A key, its history, and where the snapshot being applied lists it.
+#[derive(Debug)]
+struct Slot {
+    key: Key,
+    history: KeyHistory,
+    /// `(n, row)`: the `n`th snapshot applied lists the key first at this row.
+    listed: (u64, usize),
 }
 
 /// How far ahead in the previous snapshot's order a key not found at its place is looked
@@ -128,7 +115,7 @@ impl Reconciler {
         reconciler.histories.reserve_exact(histories.len());
         for (key, history) in histories {
             let slot = reconciler.slot(key);
-            reconciler.histories[slot].1 = history;
+            reconciler.histories[slot].history = history;
         }
         reconciler
     }
@@ -139,15 +126,19 @@ impl Reconciler {
         let (histories, hasher) = (&self.histories, &self.hasher);
         let entry = self.index.entry(
             hash,
-            |&i| histories[i].0 == key,
-            |&i| hasher.hash_one(&histories[i].0),
+            |&i| histories[i].key == key,
+            |&i| hasher.hash_one(&histories[i].key),
         );
         match entry {
             hashbrown::hash_table::Entry::Occupied(e) => *e.get(),
             hashbrown::hash_table::Entry::Vacant(e) => {
                 let slot = self.histories.len();
                 e.insert(slot);
-                self.histories.push((key, KeyHistory::default()));
+                self.histories.push(Slot {
+                    key,
+                    history: KeyHistory::default(),
+                    listed: (0, 0),
+                });
                 slot
             }
         }
@@ -157,7 +148,7 @@ impl Reconciler {
     fn find(&self, key: &Key) -> Option<usize> {
         let hash = self.hasher.hash_one(key);
         self.index
-            .find(hash, |&i| self.histories[i].0 == *key)
+            .find(hash, |&i| self.histories[i].key == *key)
             .copied()
     }
 
@@ -166,7 +157,7 @@ impl Reconciler {
     pub fn add_stored_of_known_keys(&mut self, stored: KeyMap<Vec<Event>>) {
         for (key, events) in stored {
             if let Some(slot) = self.find(&key) {
-                self.histories[slot].1.prepend_stored(events);
+                self.histories[slot].history.prepend_stored(events);
             }
         }
     }
@@ -182,7 +173,7 @@ impl Reconciler {
             record.consent,
         );
         let slot = self.slot(record.key);
-        self.histories[slot].1.add_row_event(event);
+        self.histories[slot].history.add_row_event(event);
     }
 
     /// Applies a whole snapshot dated `date` (SEMANTICS §2). `complete` is false when any of
@@ -208,17 +199,22 @@ impl Reconciler {
             complete,
             file,
         });
+        self.snapshots_applied += 1;
+        let this = self.snapshots_applied;
         let before = std::mem::take(&mut self.previous_snapshot);
-        let mut slots = Vec::with_capacity(snapshot.observations.len());
+        let mut observations = snapshot.observations;
+        // Each row's slot; `None` for a row combined into an earlier row of its key.
+        let mut slots: Vec<Option<usize>> = Vec::with_capacity(observations.len());
         let mut cursor = 0;
-        for (key, obs) in snapshot.observations {
+        for row in 0..observations.len() {
+            let key = &observations[row].0;
             let slot = match before.get(cursor) {
-                Some(&slot) if self.histories[slot].0 == key => {
+                Some(&slot) if self.histories[slot].key == *key => {
                     cursor += 1;
                     slot
                 }
                 _ => {
-                    let slot = self.slot(key);
+                    let slot = self.slot(key.clone());
                     let mut ahead = before[cursor..].iter().take(RESYNC_WINDOW);
                     if let Some(skipped) = ahead.position(|&s| s == slot) {
                         cursor += skipped + 1;
@@ -226,10 +222,27 @@ impl Reconciler {
                     slot
                 }
             };
-            self.histories[slot].1.observe(obs, previous);
-            slots.push(slot);
+            match self.histories[slot].listed {
+                (n, first) if n == this => {
+                    // SEMANTICS §5: several rows of one key in one snapshot make one observation.
+                    let (earlier, later) = observations.split_at_mut(row);
+                    earlier[first].1.merge(later[0].1.clone());
+                    slots.push(None);
+                }
+                _ => {
+                    self.histories[slot].listed = (this, row);
+                    slots.push(Some(slot));
+                }
+            }
         }
-        self.previous_snapshot = slots;
+        let mut listed = Vec::with_capacity(slots.len());
+        for ((_, obs), slot) in observations.into_iter().zip(slots) {
+            if let Some(slot) = slot {
+                self.histories[slot].history.observe(obs, previous);
+                listed.push(slot);
+            }
+        }
+        self.previous_snapshot = listed;
         Ok(())
     }
 
@@ -240,12 +253,12 @@ impl Reconciler {
 
     /// Every key with its history, in the order the keys were first seen.
     pub fn histories(&self) -> impl ExactSizeIterator<Item = (&Key, &KeyHistory)> {
-        self.histories.iter().map(|(k, h)| (k, h))
+        self.histories.iter().map(|s| (&s.key, &s.history))
     }
 
     /// One key's history, if the key was seen.
     pub fn history(&self, key: &Key) -> Option<&KeyHistory> {
-        self.find(key).map(|slot| &self.histories[slot].1)
+        self.find(key).map(|slot| &self.histories[slot].history)
     }
 
     /// The number of keys.
@@ -455,8 +468,15 @@ mod tests {
             .map(|(k, h)| (k.clone(), h.events().to_vec()))
             .collect();
         for (date, _, obs) in snapshots {
-            let b = snapshot(*date, obs, false);
-            for (k, o) in b.observations {
+            // Several rows of one key make one observation (SEMANTICS §5).
+            let mut combined: Vec<(Key, SnapshotObservation)> = Vec::new();
+            for (k, o) in snapshot(*date, obs, false).observations {
+                match combined.iter_mut().find(|(c, _)| *c == k) {
+                    Some((_, c)) => c.merge(o),
+                    None => combined.push((k, o)),
+                }
+            }
+            for (k, o) in combined {
                 let mut h = KeyHistory::default();
                 h.observe(o, None);
                 out.entry(k).or_default().extend(h.events().iter().cloned());
