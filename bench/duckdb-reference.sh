@@ -15,11 +15,7 @@ source bench/feed.sh
 
 for gunzip_cmd in "igzip -dc" "libdeflate-gunzip -c"; do
   command -v "${gunzip_cmd%% *}" >/dev/null || { echo "${gunzip_cmd%% *}: not installed"; continue; }
-  sync
-  start=$(date +%s.%N)
-  find "$feed" -name '*.csv.gz' -print0 |
-    xargs -0 -P2 -n 16 sh -c "for f; do $gunzip_cmd \"\$f\"; done > /dev/null" sh
-  echo "decompress only ($gunzip_cmd, 2 workers): $(echo "$(date +%s.%N) - $start" | bc)s"
+  echo "decompress only ($gunzip_cmd, 2 workers): $(decompress_seconds "$gunzip_cmd")s"
 done
 
 # One script, two modes: `floor` reads every row of each kind; `gold` builds the reference gold

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Shared by the benchmarks (sourced): the benchmark feed's settings, the binary built as the
 # test suite builds it, and the feed generated once per (ACCOUNTS, SEED) under WORK.
-# Sets: bin, feed.
+# Sets: bin, feed; defines decompress_seconds.
 ACCOUNTS="${ACCOUNTS:-143000}"
 SEED="${SEED:-1}"
 WORK="${WORK:-/tmp/phone-consent-bench}"
@@ -28,3 +28,14 @@ if [ ! -f "$feed/truth.csv" ]; then
   rm -rf "$feed"
   /usr/bin/time -f "generate: %e s wall, %M KB peak RSS" "$bin" generate --out "$feed" --accounts "$ACCOUNTS" --seed "$SEED"
 fi
+
+# Seconds to decompress every file of the feed with CMD (e.g. "igzip -dc"), 2 workers, the
+# output thrown away: the scale the issue gives for a run's time.
+decompress_seconds() {
+  local start
+  sync
+  start=$(date +%s.%N)
+  find "$feed" -name '*.csv.gz' -print0 |
+    xargs -0 -P2 -n 16 sh -c "for f; do $1 \"\$f\"; done > /dev/null" sh
+  echo "$(date +%s.%N) - $start" | bc
+}

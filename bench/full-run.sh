@@ -14,10 +14,7 @@ gz_bytes=$(find "$feed" -name '*.csv.gz' -printf '%s\n' | awk '{s+=$1} END {prin
 
 gunzip_cmd="gzip -dc"
 command -v libdeflate-gunzip >/dev/null && gunzip_cmd="libdeflate-gunzip -c"
-sync
-start=$(date +%s.%N)
-find "$feed" -name '*.csv.gz' -print0 | xargs -0 -P2 -n 16 sh -c "for f; do $gunzip_cmd \"\$f\"; done > /dev/null" sh
-decompress=$(echo "$(date +%s.%N) - $start" | bc)
+decompress=$(decompress_seconds "$gunzip_cmd")
 
 lake="$WORK/lake"
 rm -rf "$lake"

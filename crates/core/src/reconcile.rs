@@ -82,8 +82,6 @@ pub struct Reconciler {
     hasher: foldhash::fast::RandomState,
     /// Where the previous snapshot's keys are in `histories`, in that snapshot's order.
     previous_snapshot: Vec<usize>,
-    /// Snapshots applied so far: tells a key already listed by the snapshot being applied.
-    snapshots_applied: u64,
     calendar: SnapshotCalendar,
 }
 
@@ -92,8 +90,8 @@ pub struct Reconciler {
 struct Slot {
     key: Key,
     history: KeyHistory,
-    /// `(n, row)`: the `n`th snapshot applied lists the key first at this row.
-    listed: (u64, usize),
+    /// `(n, row)`: the calendar's `n`th snapshot lists the key first at this row.
+    listed: (usize, usize),
 }
 
 /// How far ahead in the previous snapshot's order a key not found at its place is looked
@@ -199,8 +197,8 @@ impl Reconciler {
             complete,
             file,
         });
-        self.snapshots_applied += 1;
-        let this = self.snapshots_applied;
+        // Snapshots come in date order, so the calendar's size numbers this one.
+        let this = self.calendar.entries().len();
         let before = std::mem::take(&mut self.previous_snapshot);
         let mut observations = snapshot.observations;
         // Each row's slot; `None` for a row combined into an earlier row of its key.
