@@ -7,7 +7,7 @@ use deltalake::arrow::array::{
     Array, ArrayRef, Date32Builder, Int64Builder, RecordBatch, StringBuilder,
 };
 use phone_consent_core::{
-    Date, FileKind, FileName, Provenance, Record, RejectReason, SnapshotBuilder,
+    Account, Date, FileKind, FileName, Provenance, Record, RejectReason, SnapshotBuilder,
 };
 use phone_consent_feed::{RowSink, contract};
 
@@ -63,6 +63,8 @@ pub struct BronzeSink<'a> {
     /// Per column, the last PII value and its hash: rows of one account are adjacent and
     /// share SSN and names, so most rows skip the hasher's lookup.
     last_pii: Vec<(String, String)>,
+    /// The last row's account and its text, for the same reason.
+    last_account: (Option<Account>, String),
     columns: Vec<StringBuilder>,
     account: StringBuilder,
     phone: StringBuilder,
@@ -97,6 +99,7 @@ impl<'a> BronzeSink<'a> {
             pii,
             pii_columns: cols.iter().map(|c| c.pii).collect(),
             last_pii: cols.iter().map(|_| Default::default()).collect(),
+            last_account: Default::default(),
             columns: cols.iter().map(|_| StringBuilder::new()).collect(),
             account: StringBuilder::new(),
             phone: StringBuilder::new(),
@@ -201,7 +204,13 @@ impl RowSink for BronzeSink<'_> {
             }
             builder.append_value(&last.1);
         }
-        self.account.append_value(record.key.account.text());
+        let (last, text) = &mut self.last_account;
+        if last.as_ref() != Some(&record.key.account) {
+            text.clear();
+            text.push_str(&record.key.account.text());
+            *last = Some(record.key.account.clone());
+        }
+        self.account.append_value(text);
         self.phone.append_value(record.key.phone.e164(&mut [0; 12]));
         self.event_date.append_value(record.date.days());
         self.line.append_value(i64::from(line));
