@@ -271,6 +271,7 @@ impl RowSink for BronzeSink<'_> {
 mod tests {
     use super::*;
     use crate::delta::{CommitMode, commit, read_table};
+    use deltalake::arrow::array::StringArray;
     use phone_consent_core::{Date, interpret};
 
     #[tokio::test]
@@ -289,11 +290,15 @@ mod tests {
             Accepted::Snapshot(&mut builder),
         );
         sink.batch_rows = 3;
+        // Rows of one account are usually adjacent, not always: each keeps its own account.
+        let accounts = [1, 1, 2, 2, 2, 1, 3, 3, 1, 1];
+        let mut key_accounts = Vec::new();
         for i in 0..10u32 {
             let phone = format!("212555{i:04}");
+            let account = format!("10000000000000{:02}P", accounts[i as usize]);
             let fields = [
                 "id",
-                "1000000000000001P",
+                &account,
                 "AG",
                 "900112222",
                 "Ann",
@@ -314,8 +319,10 @@ mod tests {
                 ..Default::default()
             };
             let record = interpret(FileKind::Snapshot, date, &raw).unwrap();
+            key_accounts.push(record.key.account.text().to_string());
             sink.accept(i + 2, &fields, record);
         }
+        assert_eq!(key_accounts[2], "1000000000000002");
         let staged = sink.finish().unwrap().expect("rows were accepted");
         let dir = lake.join(schema::bronze_table(FileKind::Snapshot));
         commit(
@@ -330,6 +337,18 @@ mod tests {
         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
         assert_eq!(rows, 10);
         assert_eq!(builder.len(), 10);
+        let written: Vec<String> = batches
+            .iter()
+            .flat_map(|b| {
+                let column = b.column_by_name("key_account").unwrap();
+                let column = column.as_any().downcast_ref::<StringArray>().unwrap();
+                column
+                    .iter()
+                    .map(|v| v.unwrap().to_owned())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(written, key_accounts);
         let _ = std::fs::remove_dir_all(&lake);
     }
 }
