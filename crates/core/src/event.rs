@@ -135,49 +135,37 @@ struct ShortEntry {
 impl Codes {
     /// The interned tuple of this text and these ends. Every row interns its tuple: a short
     /// one is found in this thread's table of [`ShortEntry`], compared in place (following
-    /// pointers from the table to the tuple to its text was ~7 % of a full run's samples).
+    /// pointers from the table to the tuple to its text was ~7 % of a full run's samples);
+    /// a long one in this thread's table of pointers. Either misses only the global table.
     fn intern(text: &str, ends: [u32; 5]) -> &'static Codes {
+        static GLOBAL: Mutex<intern::Table<Codes>> = Mutex::new(intern::Table::new());
         thread_local! {
             static SHORT: RefCell<hashbrown::HashTable<ShortEntry>> =
                 const { RefCell::new(hashbrown::HashTable::new()) };
+            static LONG: RefCell<intern::Table<Codes>> = const { RefCell::new(intern::Table::new()) };
         }
         if text.is_empty() {
             return &NO_CODES;
         }
+        // The text alone: the ends seldom tell two tuples apart, and `eq` checks them.
         let hash = intern::hash(text);
+        let eq = |c: &Codes| c.text == text && c.ends == ends;
+        let rehash = |c: &Codes| intern::hash(c.text);
+        let make = || Codes {
+            text: Box::leak(text.into()),
+            ends,
+        };
         let Some(short) = ShortCodes::new(text, ends) else {
-            return Self::intern_shared(hash, text, ends);
+            return intern::intern(&LONG, &GLOBAL, hash, eq, rehash, make);
         };
         SHORT.with_borrow_mut(|table| {
             if let Some(entry) = table.find(hash, |e| e.short == short) {
                 return entry.codes;
             }
-            let codes = Self::intern_shared(hash, text, ends);
+            let codes = intern::intern_global(&GLOBAL, hash, eq, rehash, make);
             table.insert_unique(hash, ShortEntry { hash, short, codes }, |e| e.hash);
             codes
         })
-    }
-
-    /// The process-wide tuple of this text (hashed as `hash`) and these ends.
-    fn intern_shared(hash: u64, text: &str, ends: [u32; 5]) -> &'static Codes {
-        static GLOBAL: Mutex<intern::Table<Codes>> = Mutex::new(intern::Table::new());
-        thread_local! {
-            // Long tuples, and short ones new to this thread: most are found here, without
-            // the global lock.
-            static LOCAL: RefCell<intern::Table<Codes>> = const { RefCell::new(intern::Table::new()) };
-        }
-        // The text alone: the ends seldom tell two tuples apart, and `eq` checks them.
-        intern::intern(
-            &LOCAL,
-            &GLOBAL,
-            hash,
-            |c| c.text == text && c.ends == ends,
-            |c| intern::hash(c.text),
-            || Codes {
-                text: Box::leak(text.into()),
-                ends,
-            },
-        )
     }
 }
 

@@ -29,16 +29,27 @@ pub(crate) fn intern<T: 'static>(
         if let Some(found) = local.find(hash, |t| eq(t)) {
             return *found;
         }
-        let mut global = global.lock().unwrap_or_else(|e| e.into_inner());
-        let interned = match global.find(hash, |t| eq(t)) {
-            Some(found) => *found,
-            None => {
-                let made: &'static T = Box::leak(Box::new(make()));
-                global.insert_unique(hash, made, |t| rehash(t));
-                made
-            }
-        };
+        let interned = intern_global(global, hash, &eq, &rehash, make);
         local.insert_unique(hash, interned, |t| rehash(t));
         interned
     })
+}
+
+/// [`intern`] without a thread's table: the global table, under its lock.
+pub(crate) fn intern_global<T: 'static>(
+    global: &Mutex<Table<T>>,
+    hash: u64,
+    eq: impl Fn(&T) -> bool,
+    rehash: impl Fn(&T) -> u64,
+    make: impl FnOnce() -> T,
+) -> &'static T {
+    let mut global = global.lock().unwrap_or_else(|e| e.into_inner());
+    match global.find(hash, |t| eq(t)) {
+        Some(found) => found,
+        None => {
+            let made: &'static T = Box::leak(Box::new(make()));
+            global.insert_unique(hash, made, |t| rehash(t));
+            made
+        }
+    }
 }
