@@ -16,7 +16,7 @@ use phone_consent_core::{
 use phone_consent_feed::name::NameProblem;
 use phone_consent_feed::{Dedup, FeedFile, FileReject, FileStats, decode, discover, read_text};
 
-use crate::bronze::{Accepted, BronzeSink, RejectRow};
+use crate::bronze::{Accepted, BronzeBuffers, BronzeSink, RejectRow};
 use crate::delta::{self, CommitMode, StagedFile, WriteOptions};
 use crate::ledger::{self, FileStatus, Ledger, LedgerEntry};
 use crate::pii::PiiHasher;
@@ -808,6 +808,8 @@ struct Buffers {
     raw: Vec<u8>,
     /// Its decoded text.
     text: Vec<u8>,
+    /// Its bronze columns.
+    bronze: BronzeBuffers,
 }
 
 /// Reads a file into `buf` (cleared first).
@@ -840,8 +842,15 @@ fn process(
             Task::File(_) => Accepted::Rows(&mut rows),
         };
         // Rows reach the sink only once the file is decoded whole and its header passed.
-        let mut sink =
-            BronzeSink::new(lake, file.kind, name.clone(), file.file_date, pii, accepted);
+        let mut sink = BronzeSink::new(
+            lake,
+            file.kind,
+            name.clone(),
+            file.file_date,
+            pii,
+            &mut buffers.bronze,
+            accepted,
+        );
         let raw = read_into(&file.path, &mut buffers.raw).map(|()| &buffers.raw[..]);
         let sha256 = raw
             .as_ref()
