@@ -437,15 +437,7 @@ mod tests {
         let mut buffers = BronzeBuffers::default();
         let mut builder = SnapshotBuilder::default();
         let date = Date::parse("2024-01-01").unwrap();
-        let mut sink = BronzeSink::new(
-            &lake,
-            FileKind::Snapshot,
-            "f.csv".into(),
-            date,
-            &mut pii,
-            &mut buffers,
-            Accepted::Snapshot(&mut builder),
-        );
+        let mut sink = snapshot_sink(&lake, "f.csv", date, &mut pii, &mut buffers, &mut builder);
         sink.batch_rows = 3;
         // Rows of one account are usually adjacent, not always: each keeps its own account.
         let accounts = [1, 1, 2, 2, 2, 1, 3, 3, 1, 1];
@@ -509,6 +501,27 @@ mod tests {
         let _ = std::fs::remove_dir_all(&lake);
     }
 
+    /// A sink for the NON-FIN file `file` dated `date`.
+    fn snapshot_sink<'a>(
+        lake: &std::path::Path,
+        file: &str,
+        date: Date,
+        pii: &'a mut PiiHasher,
+        buffers: &'a mut BronzeBuffers,
+        builder: &'a mut SnapshotBuilder,
+    ) -> BronzeSink<'a> {
+        let accepted = Accepted::Snapshot(builder);
+        BronzeSink::new(
+            lake,
+            FileKind::Snapshot,
+            file.into(),
+            date,
+            pii,
+            buffers,
+            accepted,
+        )
+    }
+
     fn accept_row(sink: &mut BronzeSink, date: Date, line: u32, account: &str, phone: &str) {
         let fields = [
             "id",
@@ -555,15 +568,7 @@ mod tests {
             ("h.csv", 3, BATCH_ROWS, BATCH_BYTES),
         ] {
             let mut builder = SnapshotBuilder::default();
-            let mut sink = BronzeSink::new(
-                &lake,
-                FileKind::Snapshot,
-                file.into(),
-                date,
-                &mut pii,
-                &mut buffers,
-                Accepted::Snapshot(&mut builder),
-            );
+            let mut sink = snapshot_sink(&lake, file, date, &mut pii, &mut buffers, &mut builder);
             sink.batch_rows = batch_rows;
             sink.batch_bytes = batch_bytes;
             for i in 0..rows {
@@ -623,15 +628,7 @@ mod tests {
         let mut buffers = BronzeBuffers::default();
         let mut builder = SnapshotBuilder::default();
         let date = Date::parse("2024-01-01").unwrap();
-        let mut sink = BronzeSink::new(
-            &lake,
-            FileKind::Snapshot,
-            "f.csv".into(),
-            date,
-            &mut pii,
-            &mut buffers,
-            Accepted::Snapshot(&mut builder),
-        );
+        let mut sink = snapshot_sink(&lake, "f.csv", date, &mut pii, &mut buffers, &mut builder);
         sink.batch_bytes = 50;
         accept_row(&mut sink, date, 2, "1000000000000001P", "2125550001");
         let error = sink
