@@ -445,31 +445,7 @@ mod tests {
         for i in 0..10u32 {
             let phone = format!("212555{i:04}");
             let account = format!("10000000000000{:02}P", accounts[i as usize]);
-            let fields = [
-                "id",
-                &account,
-                "AG",
-                "900112222",
-                "Ann",
-                "Lee",
-                &phone,
-                "CELL",
-                "ACTIVE",
-                "CLIENT",
-                "WIRELESS",
-                "80",
-                "",
-                "",
-            ];
-            let raw = phone_consent_core::RawRow {
-                account: fields[1],
-                phone: fields[6],
-                source: fields[9],
-                ..Default::default()
-            };
-            let record = interpret(FileKind::Snapshot, date, &raw).unwrap();
-            key_accounts.push(record.key.account.text().to_string());
-            sink.accept(i + 2, &fields, record);
+            key_accounts.push(accept_row(&mut sink, date, i + 2, &account, &phone));
         }
         assert_eq!(key_accounts[2], "1000000000000002");
         let staged = sink.finish().unwrap().expect("rows were accepted");
@@ -522,7 +498,14 @@ mod tests {
         )
     }
 
-    fn accept_row(sink: &mut BronzeSink, date: Date, line: u32, account: &str, phone: &str) {
+    /// Accepts a NON-FIN row; returns its key account's text.
+    fn accept_row(
+        sink: &mut BronzeSink,
+        date: Date,
+        line: u32,
+        account: &str,
+        phone: &str,
+    ) -> String {
         let fields = [
             "id",
             account,
@@ -545,11 +528,10 @@ mod tests {
             source: fields[9],
             ..Default::default()
         };
-        sink.accept(
-            line,
-            &fields,
-            interpret(FileKind::Snapshot, date, &raw).unwrap(),
-        );
+        let record = interpret(FileKind::Snapshot, date, &raw).unwrap();
+        let key_account = record.key.account.text().to_string();
+        sink.accept(line, &fields, record);
+        key_account
     }
 
     #[tokio::test]
