@@ -54,7 +54,7 @@ use deltalake::kernel::{Action, Add, MetadataExt, StructType};
 use deltalake::operations::create::CreateBuilder;
 use deltalake::parquet::arrow::ArrowWriter;
 use deltalake::parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
-use deltalake::parquet::basic::{Compression, ZstdLevel};
+use deltalake::parquet::basic::{Compression, Encoding, ZstdLevel};
 use deltalake::parquet::errors::ParquetError;
 use deltalake::parquet::file::metadata::ParquetMetaData;
 use deltalake::parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -236,6 +236,11 @@ pub struct WriteOptions {
     /// Columns stored without min/max statistics: values no query selects a range of, whose
     /// bounds would cost a comparison per value and prune nothing.
     pub unbounded_columns: Vec<String>,
+    /// Columns of keys, ids and line numbers whose neighbours share prefixes or differ by a
+    /// little, written with parquet's delta encodings (text `DELTA_BYTE_ARRAY`, integers
+    /// `DELTA_BINARY_PACKED`), without dictionary or codec: as small as plain with snappy,
+    /// and cheaper to write.
+    pub delta_columns: Vec<String>,
     /// Start of the data file's name (default `part`): files staged with one prefix can be
     /// replaced together by [`CommitMode::Replace`]. Letters, digits, `-` and `_` only.
     pub file_prefix: Option<String>,
@@ -249,6 +254,7 @@ impl Default for WriteOptions {
             plain_columns: Vec::new(),
             random_columns: Vec::new(),
             unbounded_columns: Vec::new(),
+            delta_columns: Vec::new(),
             file_prefix: None,
         }
     }
@@ -426,6 +432,28 @@ impl ParquetFileWriter {
         for column in &options.unbounded_columns {
             props = props
                 .set_column_statistics_enabled(column.as_str().into(), EnabledStatistics::None);
+        }
+        for column in &options.delta_columns {
+            // A table's options may name columns of its other kinds' schemas.
+            let Ok(field) = schema.field_with_name(column) else {
+                continue;
+            };
+            let encoding = match field.data_type() {
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Binary | DataType::LargeBinary => {
+                    Encoding::DELTA_BYTE_ARRAY
+                }
+                DataType::Int32 | DataType::Int64 => Encoding::DELTA_BINARY_PACKED,
+                other => {
+                    return Err(LakeError::Schema {
+                        table,
+                        message: format!("column {column} of type {other} has no delta encoding"),
+                    });
+                }
+            };
+            props = props
+                .set_column_dictionary_enabled(column.as_str().into(), false)
+                .set_column_encoding(column.as_str().into(), encoding)
+                .set_column_compression(column.as_str().into(), Compression::UNCOMPRESSED);
         }
         let props = props.build();
         let file = File::create(&file_path).map_err(|source| LakeError::Io {
@@ -1908,6 +1936,52 @@ mod tests {
             names.as_ref(),
             plain.column(1).as_ref(),
             "same values and nulls"
+        );
+    }
+
+    #[test]
+    fn delta_columns_are_delta_encoded_without_codec_and_read_back_unchanged() {
+        let scratch = Scratch::new("delta-encoded");
+        let options = WriteOptions {
+            delta_columns: vec!["id".into(), "name".into(), "not_here".into()],
+            ..WriteOptions::default()
+        };
+        let staged = write_parquet_with(scratch.path(), &[batch(0, 1000)], &options).unwrap();
+        let file = File::open(&staged.written_to).unwrap();
+        let reader = deltalake::parquet::file::reader::SerializedFileReader::new(file).unwrap();
+        let group = deltalake::parquet::file::reader::FileReader::metadata(&reader).row_group(0);
+        let chunk = |i: usize| group.column(i);
+        for (i, encoding) in [
+            (0, Encoding::DELTA_BINARY_PACKED),
+            (1, Encoding::DELTA_BYTE_ARRAY),
+        ] {
+            assert!(chunk(i).encodings().any(|e| e == encoding), "column {i}");
+            assert!(!chunk(i).encodings().any(|e| e == Encoding::RLE_DICTIONARY));
+            assert_eq!(chunk(i).compression(), Compression::UNCOMPRESSED);
+        }
+        assert_eq!(
+            chunk(3).compression(),
+            Compression::SNAPPY,
+            "others keep theirs"
+        );
+        let file = DataFile {
+            path: staged.written_to.clone(),
+            name: staged.path.clone(),
+            rows: Some(1000),
+        };
+        let read = read_files(&[file], None, &[], 1, |_, b| Ok(b)).unwrap();
+        assert_eq!(concat_batches(&schema(), &read).unwrap(), batch(0, 1000));
+
+        let dated = WriteOptions {
+            delta_columns: vec!["day".into()],
+            ..WriteOptions::default()
+        };
+        let error = write_parquet_with(scratch.path(), &[batch(0, 10)], &dated).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("column day of type Date32 has no delta encoding"),
+            "{error}"
         );
     }
 
