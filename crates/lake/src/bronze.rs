@@ -59,7 +59,12 @@ impl Default for TextColumn {
 impl TextColumn {
     /// Appends a value: the batch's byte bound keeps the column's end within `i32`.
     fn push(&mut self, value: &str) {
-        self.values.extend_from_slice(value.as_bytes());
+        self.push_bytes(value.as_bytes());
+    }
+
+    /// Bytes of text (ASCII digests): the array checks the column is UTF-8 when it is made.
+    fn push_bytes(&mut self, value: &[u8]) {
+        self.values.extend_from_slice(value);
         let end = i32::try_from(self.values.len()).expect("a batch's bytes fit in i32");
         self.offsets.push(end);
     }
@@ -144,7 +149,7 @@ pub struct BronzeSink<'a> {
     pii_columns: Vec<bool>,
     /// Per column, the last PII value and its hash: rows of one account are adjacent and
     /// share SSN and names, so most rows skip the hasher's lookup.
-    last_pii: Vec<(String, String)>,
+    last_pii: Vec<(String, Vec<u8>)>,
     /// The last row's account and its text, for the same reason.
     last_account: (Option<Account>, String),
     buffers: &'a mut BronzeBuffers,
@@ -345,7 +350,7 @@ impl RowSink for BronzeSink<'_> {
             return;
         }
         let columns = self.columns.iter_mut().zip(fields).zip(&self.pii_columns);
-        for (((column, value), pii), last) in columns.zip(&mut self.last_pii) {
+        for (i, (((column, value), pii), last)) in columns.zip(&mut self.last_pii).enumerate() {
             if !*pii {
                 column.push(value);
                 continue;
@@ -354,9 +359,9 @@ impl RowSink for BronzeSink<'_> {
                 last.0.clear();
                 last.0.push_str(value);
                 last.1.clear();
-                last.1.push_str(self.pii.hash(value));
+                last.1.extend_from_slice(self.pii.hex(i, value));
             }
-            column.push(&last.1);
+            column.push_bytes(&last.1);
         }
         let (last, text) = &mut self.last_account;
         if last.as_ref() != Some(&record.key.account) {
@@ -394,7 +399,7 @@ impl RowSink for BronzeSink<'_> {
                     .zip(&self.pii_columns)
                     .map(|(f, pii)| {
                         if *pii {
-                            self.pii.hash(f).to_owned()
+                            self.pii.hash(f)
                         } else {
                             (*f).to_owned()
                         }

@@ -1,6 +1,6 @@
 //! PII (SSN, names) is kept in bronze only as a keyed hash, and nowhere else.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::path::Path;
 
 use crate::{Error, Result};
@@ -14,8 +14,80 @@ pub const KEY_FILE: &str = "_keys/pii.key";
 #[derive(Clone)]
 pub struct PiiHasher {
     key: [u8; 32],
-    cache: HashMap<Box<str>, usize, foldhash::fast::FixedState>,
-    hexes: Vec<[u8; 32]>,
+    /// Per column (by the number its caller gives it), the values hashed so far.
+    columns: Vec<Memos>,
+    /// Values in all columns' memos, and how many they may hold before starting afresh.
+    remembered: usize,
+    limit: usize,
+    /// The digest of the last value too long for a memo.
+    long: [u8; 32],
+}
+
+/// A column's values with their digests, in the order first seen, and where each is.
+#[derive(Clone, Default)]
+struct Memos {
+    seen: Vec<Memo>,
+    places: hashbrown::HashTable<u32>,
+    /// The last value's place. Files list accounts in the same order, so the value after it
+    /// is most often the next asked for: a read next to the last one, where a lookup is two
+    /// cache misses (its table and its entry; ~6 % of a full run's samples).
+    last: usize,
+}
+
+/// A short value and its digest.
+#[derive(Clone)]
+struct Memo {
+    len: u8,
+    value: [u8; MEMO_VALUE],
+    hex: [u8; 32],
+}
+
+impl Memo {
+    fn value(&self) -> &[u8] {
+        &self.value[..usize::from(self.len)]
+    }
+}
+
+/// Values up to this long are remembered with their digest (SSNs and names); longer ones
+/// are hashed afresh, which costs about what a lookup does.
+const MEMO_VALUE: usize = 23;
+
+impl Memos {
+    /// The place of a value of at most [`MEMO_VALUE`] bytes, added with `digest` if new.
+    fn place(&mut self, value: &[u8], digest: impl FnOnce() -> [u8; 32]) -> usize {
+        let next = self.last + 1;
+        if self.seen.get(next).is_some_and(|m| m.value() == value) {
+            self.last = next;
+            return next;
+        }
+        let state = foldhash::fast::FixedState::default();
+        let hash = state.hash_one(value);
+        let seen = &self.seen;
+        self.last = match self
+            .places
+            .find(hash, |&i| seen[i as usize].value() == value)
+        {
+            Some(&place) => place as usize,
+            None => {
+                let mut stored = [0u8; MEMO_VALUE];
+                stored[..value.len()].copy_from_slice(value);
+                self.seen.push(Memo {
+                    len: u8::try_from(value.len()).expect("a memo's value is short"),
+                    value: stored,
+                    hex: digest(),
+                });
+                let place = self.seen.len() - 1;
+                let seen = &self.seen;
+                self.places.insert_unique(
+                    hash,
+                    u32::try_from(place).expect("a memo holds fewer than 2^32 values"),
+                    |&i| state.hash_one(seen[i as usize].value()),
+                );
+                place
+            }
+        };
+        self.last
+    }
 }
 
 impl std::fmt::Debug for PiiHasher {
@@ -69,41 +141,58 @@ impl PiiHasher {
     pub fn new(key: [u8; 32]) -> Self {
         PiiHasher {
             key,
-            cache: HashMap::default(),
-            hexes: Vec::new(),
+            columns: Vec::new(),
+            remembered: 0,
+            limit: CACHE_LIMIT,
+            long: [0; 32],
         }
     }
 
     /// The keyed hash of a value (empty stays empty: there is nothing to hide).
-    pub fn hash(&mut self, value: &str) -> &str {
-        if value.is_empty() {
-            return "";
-        }
-        let slot = match self.cache.get(value) {
-            Some(&slot) => slot,
-            None => {
-                if self.hexes.len() >= CACHE_LIMIT {
-                    self.cache.clear();
-                    self.hexes.clear();
-                }
-                let digest = blake3::keyed_hash(&self.key, value.as_bytes());
-                let mut hex = [0u8; 32];
-                for (pair, byte) in hex.chunks_exact_mut(2).zip(&digest.as_bytes()[..16]) {
-                    pair[0] = HEX[usize::from(byte >> 4)];
-                    pair[1] = HEX[usize::from(byte & 0xf)];
-                }
-                self.hexes.push(hex);
-                let slot = self.hexes.len() - 1;
-                self.cache.insert(value.into(), slot);
-                slot
+    pub fn hash(&mut self, value: &str) -> String {
+        let hex = self.hex(0, value);
+        String::from_utf8(hex.to_vec()).expect("hex is ASCII")
+    }
+
+    /// [`Self::hash`] as ASCII bytes, without a copy or a UTF-8 check (an empty slice for
+    /// an empty value), remembered for `column`: any number, the same for the values of one
+    /// column of one file after another.
+    pub fn hex(&mut self, column: usize, value: &str) -> &[u8] {
+        let value = value.as_bytes();
+        let key = &self.key;
+        let digest = || {
+            let digest = blake3::keyed_hash(key, value);
+            let mut hex = [0u8; 32];
+            for (pair, byte) in hex.chunks_exact_mut(2).zip(&digest.as_bytes()[..16]) {
+                pair[0] = HEX[usize::from(byte >> 4)];
+                pair[1] = HEX[usize::from(byte & 0xf)];
             }
+            hex
         };
-        std::str::from_utf8(&self.hexes[slot]).expect("hex is ASCII")
+        if value.is_empty() {
+            return &[];
+        }
+        if value.len() > MEMO_VALUE {
+            self.long = digest();
+            return &self.long;
+        }
+        if self.remembered >= self.limit {
+            self.columns.clear();
+            self.remembered = 0;
+        }
+        if self.columns.len() <= column {
+            self.columns.resize_with(column + 1, Memos::default);
+        }
+        let memos = &mut self.columns[column];
+        let known = memos.seen.len();
+        let place = memos.place(value, digest);
+        self.remembered += memos.seen.len() - known;
+        &memos.seen[place].hex
     }
 }
 
-/// Values remembered per hasher before the cache starts afresh (bounds memory).
-const CACHE_LIMIT: usize = 2_000_000;
+/// Values remembered (56 bytes each) before the memos start afresh: bounds memory.
+const CACHE_LIMIT: usize = 1_000_000;
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 fn random_key() -> std::io::Result<[u8; 32]> {
@@ -136,5 +225,45 @@ mod tests {
         assert_ne!(b.hash("900112222"), h1);
         assert!(!h1.contains("900112222"));
         assert_eq!(a.hash(""), "");
+    }
+
+    fn keyed_hash(key: &[u8; 32], value: &str) -> String {
+        let digest = blake3::keyed_hash(key, value.as_bytes());
+        digest.as_bytes()[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    #[test]
+    fn a_digest_is_the_keyed_hash_whatever_the_order_column_or_memo_state() {
+        let key = [9; 32];
+        let mut hasher = PiiHasher::new(key);
+        hasher.limit = 50;
+        let mut values: Vec<String> = (0..40).map(|i| format!("{:09}", i * 7919)).collect();
+        values.extend([
+            "x".repeat(MEMO_VALUE),
+            "y".repeat(MEMO_VALUE + 1),
+            "Ann".into(),
+        ]);
+        let n = values.len();
+        // As first seen (the memos fill and start afresh), the same order again (each the
+        // value after the last), reversed, every seventh, and by turns in three columns.
+        let orders: [Vec<usize>; 4] = [
+            (0..n).chain(0..n).collect(),
+            (0..n).rev().collect(),
+            (0..n).map(|i| i * 7 % n).collect(),
+            (0..3 * n).map(|i| i % n).collect(),
+        ];
+        for (pass, order) in orders.iter().enumerate() {
+            for (turn, &i) in order.iter().enumerate() {
+                let column = if pass == 3 { turn % 3 } else { 4 };
+                let hex = hasher.hex(column, &values[i]);
+                assert_eq!(hex, keyed_hash(&key, &values[i]).as_bytes(), "{pass} {i}");
+                let held: usize = hasher.columns.iter().map(|m| m.seen.len()).sum();
+                assert!(held <= hasher.limit && held == hasher.remembered);
+            }
+        }
+        assert_eq!(hasher.hex(2, ""), b"");
     }
 }
