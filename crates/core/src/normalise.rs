@@ -50,6 +50,11 @@ impl PhoneNumber {
 impl PhoneNumber {
     /// The E.164 text `+1XXXXXXXXXX` written into `buf`, without allocating.
     pub fn e164(self, buf: &mut [u8; 12]) -> &str {
+        std::str::from_utf8(self.e164_ascii(buf)).expect("digits are ASCII")
+    }
+
+    /// [`Self::e164`] as ASCII bytes, without the UTF-8 check (bronze writes one a row).
+    pub fn e164_ascii(self, buf: &mut [u8; 12]) -> &[u8; 12] {
         buf[0] = b'+';
         buf[1] = b'1';
         let mut n = self.0;
@@ -57,7 +62,7 @@ impl PhoneNumber {
             *digit = b'0' + (n % 10) as u8;
             n /= 10;
         }
-        std::str::from_utf8(buf).expect("digits are ASCII")
+        buf
     }
 }
 

@@ -370,7 +370,8 @@ impl RowSink for BronzeSink<'_> {
             *last = Some(record.key.account.clone());
         }
         self.account.push(text);
-        self.phone.push(record.key.phone.e164(&mut [0; 12]));
+        self.phone
+            .push_bytes(record.key.phone.e164_ascii(&mut [0; 12]));
         self.event_date.push(record.date.days());
         self.line.push(i64::from(line));
         self.rows += 1;
