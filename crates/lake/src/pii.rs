@@ -155,8 +155,8 @@ impl PiiHasher {
     }
 
     /// [`Self::hash`] as ASCII bytes, without a copy or a UTF-8 check (an empty slice for
-    /// an empty value), remembered for `column`: any number, the same for the values of one
-    /// column of one file after another.
+    /// an empty value), remembered for `column`: a column's place in its row, the same for
+    /// its values in one file after another.
     pub fn hex(&mut self, column: usize, value: &str) -> &[u8] {
         let value = value.as_bytes();
         let key = &self.key;
