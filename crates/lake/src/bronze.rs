@@ -147,9 +147,6 @@ pub struct BronzeSink<'a> {
     file_date: Date,
     pii: &'a mut PiiHasher,
     pii_columns: Vec<bool>,
-    /// Per column, the last PII value and its hash: rows of one account are adjacent and
-    /// share SSN and names, so most rows skip the hasher's lookup.
-    last_pii: Vec<(String, Vec<u8>)>,
     /// The last row's account and its text, for the same reason.
     last_account: (Option<Account>, String),
     buffers: &'a mut BronzeBuffers,
@@ -191,7 +188,6 @@ impl<'a> BronzeSink<'a> {
             file_date,
             pii,
             pii_columns: cols.iter().map(|c| c.pii).collect(),
-            last_pii: cols.iter().map(|_| Default::default()).collect(),
             last_account: Default::default(),
             columns: cols.iter().map(|_| buffers.text()).collect(),
             account: buffers.text(),
@@ -350,18 +346,11 @@ impl RowSink for BronzeSink<'_> {
             return;
         }
         let columns = self.columns.iter_mut().zip(fields).zip(&self.pii_columns);
-        for (i, (((column, value), pii), last)) in columns.zip(&mut self.last_pii).enumerate() {
-            if !*pii {
-                column.push(value);
-                continue;
+        for (i, ((column, value), pii)) in columns.enumerate() {
+            match pii {
+                true => column.push_bytes(self.pii.hex(i, value)),
+                false => column.push(value),
             }
-            if last.0 != *value {
-                last.0.clear();
-                last.0.push_str(value);
-                last.1.clear();
-                last.1.extend_from_slice(self.pii.hex(i, value));
-            }
-            column.push_bytes(&last.1);
         }
         let (last, text) = &mut self.last_account;
         if last.as_ref() != Some(&record.key.account) {
