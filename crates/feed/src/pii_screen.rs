@@ -39,7 +39,10 @@ impl PiiScreen {
     }
 
     /// The first screened column of the row (canonical order) whose value looks like PII.
-    pub(crate) fn first_suspect(&self, fields: &[&str]) -> Option<&'static str> {
+    /// `line` is the row's text, which holds every field: fields are searched for an e-mail
+    /// address only when it has an `@` (one search a row instead of one a field).
+    pub(crate) fn first_suspect(&self, line: &str, fields: &[&str]) -> Option<&'static str> {
+        let email_possible = memchr::memchr(b'@', line.as_bytes()).is_some();
         // The row's own PII values, those not blank (every row is screened: no allocation).
         let mut own = [""; MAX_PII];
         let mut n = 0;
@@ -54,27 +57,33 @@ impl PiiScreen {
             .iter()
             .find(|i| {
                 let value = fields.get(**i).map_or("", |v| trim(v));
-                !value.is_empty() && (looks_like_pii(value) || own.contains(&value))
+                !value.is_empty()
+                    && (looks_like_ssn(value)
+                        || (email_possible && looks_like_email(value))
+                        || own.contains(&value))
             })
             .map(|i| self.columns[*i].name)
     }
 }
 
-/// An SSN shape or an e-mail address.
-fn looks_like_pii(value: &str) -> bool {
+/// An SSN shape: `123-45-6789`, or nine digits alone.
+fn looks_like_ssn(value: &str) -> bool {
     let b = value.as_bytes();
     let digits = |s: &[u8]| s.iter().all(u8::is_ascii_digit);
-    let ssn = (b.len() == 9 && digits(b))
+    (b.len() == 9 && digits(b))
         || (b.len() == 11
             && b[3] == b'-'
             && b[6] == b'-'
             && digits(&b[..3])
             && digits(&b[4..6])
-            && digits(&b[7..]));
-    let email = value
+            && digits(&b[7..]))
+}
+
+/// An e-mail address shape: something, `@`, a domain with a dot.
+fn looks_like_email(value: &str) -> bool {
+    value
         .split_once('@')
-        .is_some_and(|(user, domain)| !user.is_empty() && domain.contains('.'));
-    ssn || email
+        .is_some_and(|(user, domain)| !user.is_empty() && domain.contains('.'))
 }
 
 #[cfg(test)]
@@ -104,10 +113,15 @@ mod tests {
         row
     }
 
+    /// The screen's verdict on a row whose line is its fields joined by `|`.
+    fn suspect(screen: &PiiScreen, row: &[&str]) -> Option<&'static str> {
+        screen.first_suspect(&row.join("|"), row)
+    }
+
     #[test]
     fn a_clean_row_of_the_real_feed_passes() {
         let screen = PiiScreen::new(FileKind::Snapshot);
-        assert_eq!(screen.first_suspect(&nonfin([(7, "HOME"); 3])), None);
+        assert_eq!(suspect(&screen, &nonfin([(7, "HOME"); 3])), None);
     }
 
     #[test]
@@ -120,7 +134,7 @@ mod tests {
             (11, "a.adams@example.com", "cnsmr_phn_qlty_score_nmbr"),
         ] {
             let row = nonfin([(i, value), (i, value), (i, value)]);
-            assert_eq!(screen.first_suspect(&row), Some(column), "{value}");
+            assert_eq!(suspect(&screen, &row), Some(column), "{value}");
         }
     }
 
@@ -129,7 +143,7 @@ mod tests {
         let screen = PiiScreen::new(FileKind::Snapshot);
         // The SSN column holds an SSN; a quality score of 9 digits' worth is not an SSN shape.
         let row = nonfin([(3, "123-45-6789"), (11, "100"), (2, "AGN123456")]);
-        assert_eq!(screen.first_suspect(&row), None);
-        assert!(!looks_like_pii("12345678") && !looks_like_pii("@home"));
+        assert_eq!(suspect(&screen, &row), None);
+        assert!(!looks_like_ssn("12345678") && !looks_like_email("@home"));
     }
 }

@@ -171,7 +171,7 @@ pub fn read_text(
             Ok(record) => {
                 stats.accepted += 1;
                 stats.consent_date_substituted += u64::from(record.consent_date_substituted);
-                if let Some(column) = screen.first_suspect(&canonical) {
+                if let Some(column) = screen.first_suspect(line, &canonical) {
                     stats.pii_suspects += 1;
                     stats
                         .first_pii_suspect_line
