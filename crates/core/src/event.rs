@@ -73,8 +73,8 @@ pub struct Attributes {
 }
 
 /// Source, type, status, technology and quality score, as one text and the end of each.
-/// Interned for the whole process: one copy of each distinct tuple, never freed. A feed has a
-/// few thousand tuples (the quality score is a number), so this is bounded by the feed's
+/// Interned for the whole process: one copy of each distinct tuple, never freed. A feed has
+/// thousands of tuples (the quality score is a number), so this is bounded by the feed's
 /// vocabulary, not its rows.
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct Codes {
@@ -132,11 +132,55 @@ struct ShortEntry {
     codes: &'static Codes,
 }
 
+/// A thread's entry for the first four codes of short tuples, with the tuples that follow
+/// them, by their quality score's [`score_slot`]. The benchmark's snapshots hold 14,400
+/// tuples but 144 such prefixes (scores go from 1 to 100, as in the real feed): a lookup reads
+/// a small table and one pointer, where a 64-byte [`ShortEntry`] per tuple missed the cache
+/// on nearly every row (5 % of a full run's samples, on the entry's first load).
+struct PrefixEntry {
+    hash: u64,
+    /// The four codes' text and ends (the fifth end is the fourth).
+    short: ShortCodes,
+    by_score: Vec<Option<&'static Codes>>,
+}
+
+thread_local! {
+    /// This thread's [`PrefixEntry`]s.
+    static PREFIXES: RefCell<hashbrown::HashTable<PrefixEntry>> =
+        const { RefCell::new(hashbrown::HashTable::new()) };
+}
+
+/// Most [`PrefixEntry`]s a thread keeps, so that a feed of many distinct codes holds at most
+/// this many score vectors (each up to [`SCORE_SLOTS`] pointers); later prefixes' tuples go
+/// to the [`ShortEntry`] table.
+const MAX_PREFIXES: usize = 4096;
+
+/// Slots of a [`PrefixEntry`]'s scores: the empty score and scores 0 to 126.
+const SCORE_SLOTS: usize = 128;
+
+/// The slot of a quality score written as a plain decimal number (no sign, no leading zero)
+/// below 127, or empty: `""` is 0, `"n"` is n + 1. One text, one slot, and the other way
+/// round. `None` for other scores.
+fn score_slot(score: &str) -> Option<usize> {
+    let slot = match score.as_bytes() {
+        [] => 0,
+        [b'0'] => 1,
+        digits @ [b'1'..=b'9', ..]
+            if digits.len() <= 3 && digits.iter().all(u8::is_ascii_digit) =>
+        {
+            digits.iter().fold(0, |n, d| n * 10 + usize::from(d - b'0')) + 1
+        }
+        _ => return None,
+    };
+    (slot < SCORE_SLOTS).then_some(slot)
+}
+
 impl Codes {
-    /// The interned tuple of this text and these ends. Every row interns its tuple: a short
-    /// one is found in this thread's table of [`ShortEntry`], compared in place (following
-    /// pointers from the table to the tuple to its text was ~7 % of a full run's samples);
-    /// a long one in this thread's table of pointers. Either misses only the global table.
+    /// The interned tuple of this text and these ends. Every row interns its tuple, looked
+    /// up in this thread's tables first: by its first four codes, then its score's slot (see
+    /// [`PrefixEntry`]); else, short, in its table of [`ShortEntry`], compared in place
+    /// (following pointers from the table to the tuple to its text was ~7 % of a full run's
+    /// samples); else, long, in its table of pointers. Each misses only to the global table.
     fn intern(text: &str, ends: [u32; 5]) -> &'static Codes {
         static GLOBAL: Mutex<intern::Table<Codes>> = Mutex::new(intern::Table::new());
         thread_local! {
@@ -147,14 +191,50 @@ impl Codes {
         if text.is_empty() {
             return &NO_CODES;
         }
-        // The text alone: the ends seldom tell two tuples apart, and `eq` checks them.
-        let hash = intern::hash(text);
         let eq = |c: &Codes| c.text == text && c.ends == ends;
         let rehash = |c: &Codes| intern::hash(c.text);
         let make = || Codes {
             text: Box::leak(text.into()),
             ends,
         };
+        // The text alone: the ends seldom tell two tuples apart, and `eq` checks them.
+        let global = || intern::intern_global(&GLOBAL, intern::hash(text), eq, rehash, make);
+        let prefix_end = ends[3] as usize;
+        let prefix = ShortCodes::new(
+            &text[..prefix_end],
+            [ends[0], ends[1], ends[2], ends[3], ends[3]],
+        );
+        if let (Some(prefix), Some(slot)) = (prefix, score_slot(&text[prefix_end..])) {
+            let found = PREFIXES.with_borrow_mut(|table| {
+                let hash = intern::hash(&text[..prefix_end]);
+                let room = table.len() < MAX_PREFIXES;
+                let entry = match table.find_mut(hash, |e| e.short == prefix) {
+                    Some(entry) => entry,
+                    None if room => {
+                        let entry = PrefixEntry {
+                            hash,
+                            short: prefix,
+                            by_score: Vec::new(),
+                        };
+                        table.insert_unique(hash, entry, |e| e.hash).into_mut()
+                    }
+                    None => return None,
+                };
+                if let Some(Some(codes)) = entry.by_score.get(slot) {
+                    return Some(*codes);
+                }
+                let codes = global();
+                if entry.by_score.len() <= slot {
+                    entry.by_score.resize(slot + 1, None);
+                }
+                entry.by_score[slot] = Some(codes);
+                Some(codes)
+            });
+            if let Some(codes) = found {
+                return codes;
+            }
+        }
+        let hash = intern::hash(text);
         let Some(short) = ShortCodes::new(text, ends) else {
             return intern::intern(&LONG, &GLOBAL, hash, eq, rehash, make);
         };
@@ -667,6 +747,65 @@ mod tests {
             assert_eq!(other.fields().as_array(), [c, d, "", "", "", ""]);
         }
         assert_eq!(std::mem::size_of::<ShortEntry>(), 64);
+    }
+
+    #[test]
+    fn a_score_slot_is_one_score_text_and_back() {
+        let scores = ["", "0", "1", "7", "42", "126"];
+        let slots: Vec<_> = scores.iter().map(|s| score_slot(s)).collect();
+        assert_eq!(slots, [0, 1, 2, 8, 43, 127].map(Some));
+        for other in [
+            "127", "999", "1000", "07", "00", "-1", " 5", "5 ", "1e2", "x",
+        ] {
+            assert_eq!(score_slot(other), None, "{other:?}");
+        }
+    }
+
+    #[test]
+    fn a_tuple_is_one_address_whichever_table_of_a_thread_finds_it() {
+        // Scores with a slot and without; prefixes that differ in text or only in their ends.
+        let scores = ["", "0", "7", "07", "126", "127", "999", "-1", "ABC"];
+        let prefixes = [["CLIENT", "CELL"], ["CLIENTC", "ELL"], ["OTHER", "HOME"]];
+        let tuples: Vec<[String; 6]> = prefixes
+            .iter()
+            .flat_map(|[source, kind]| {
+                scores.map(|score| [*source, kind, "ACTIVE", "VOIP", score, ""].map(String::from))
+            })
+            .collect();
+        let intern_all = |tuples: Vec<[String; 6]>| {
+            let first: Vec<_> = (tuples.iter())
+                .map(|t| Attributes::new(t.each_ref().map(String::as_str)))
+                .collect();
+            for (t, a) in tuples.iter().zip(&first) {
+                let again = Attributes::new(t.each_ref().map(String::as_str));
+                assert!(std::ptr::eq(a.codes, again.codes), "{t:?}");
+                assert_eq!(a.fields().as_array(), t.each_ref().map(String::as_str));
+            }
+            first.into_iter().map(|a| a.codes as *const Codes as usize)
+        };
+        let here: Vec<_> = intern_all(tuples.clone()).collect();
+        let there = std::thread::spawn(move || intern_all(tuples).collect::<Vec<_>>());
+        assert_eq!(here, there.join().unwrap());
+        let distinct: std::collections::HashSet<_> = here.iter().collect();
+        assert_eq!(distinct.len(), here.len());
+    }
+
+    #[test]
+    fn past_a_threads_prefix_limit_tuples_are_still_found() {
+        let tuples: Vec<[String; 6]> = (0..MAX_PREFIXES + 50)
+            .map(|i| ["CLIENT", &format!("T{i}"), "", "", "5", ""].map(String::from))
+            .collect();
+        std::thread::spawn(move || {
+            for t in &tuples {
+                let fields = t.each_ref().map(String::as_str);
+                let (a, b) = (Attributes::new(fields), Attributes::new(fields));
+                assert!(std::ptr::eq(a.codes, b.codes), "{t:?}");
+                assert_eq!(a.fields().as_array(), fields);
+            }
+            PREFIXES.with_borrow(|table| assert_eq!(table.len(), MAX_PREFIXES));
+        })
+        .join()
+        .unwrap();
     }
 
     fn shared(a: &Attributes) -> &Arc<str> {
