@@ -291,6 +291,31 @@ mod tests {
     }
 
     #[test]
+    fn accepted_rows_holding_pii_in_other_columns_are_counted_by_line_and_column() {
+        // Line 3: an e-mail address as the quality score; line 4: the row's own SSN as its
+        // status; line 2: an `@` in a name only, which is no column the screen reads.
+        let text = format!(
+            "{H}\n\
+             a|1000000000000001P|AG|123456789|A@B|B|2125550101|CELL|ACTIVE|CLIENT|WIRELESS|80||\n\
+             b|1000000000000001P|AG|123456789|A|B|2125550102|CELL|ACTIVE|CLIENT|WIRELESS|a@b.com||\n\
+             c|1000000000000001P|AG|987654321|A|B|2125550103|CELL|987654321|CLIENT|WIRELESS|80||\n"
+        );
+        let (stats, sink) = read(&text);
+        let stats = stats.unwrap();
+        assert_eq!((stats.accepted, stats.pii_suspects), (3, 2));
+        assert_eq!(stats.first_pii_suspect_line, Some(3));
+        assert_eq!(
+            stats.pii_suspect_columns,
+            ["cnsmr_phn_qlty_score_nmbr", "cnsmr_phn_stts_val_txt"]
+        );
+        assert_eq!(
+            sink.accepted.len(),
+            3,
+            "suspects are accepted, only counted"
+        );
+    }
+
+    #[test]
     fn rows_are_accepted_rejected_or_dropped_and_all_counted() {
         let text = format!(
             "{H}\r\na|1000000000000001P|AG|1|A|B|(212) 555-0101|CELL|ACTIVE|CLIENT|WIRELESS|80||\r\n\r\n\
