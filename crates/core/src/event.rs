@@ -175,6 +175,45 @@ fn score_slot(score: &str) -> Option<usize> {
     (slot < SCORE_SLOTS).then_some(slot)
 }
 
+/// The tuple of this text and these ends from this thread's [`PrefixEntry`]s, taken from
+/// `global` and recorded there when first asked for; `None` when its prefix is not short,
+/// its score has no slot, or the thread keeps [`MAX_PREFIXES`] other prefixes.
+fn by_prefix(
+    text: &str,
+    ends: [u32; 5],
+    global: impl FnOnce() -> &'static Codes,
+) -> Option<&'static Codes> {
+    let prefix_end = ends[3] as usize;
+    let (prefix, score) = text.split_at(prefix_end);
+    let short = ShortCodes::new(prefix, [ends[0], ends[1], ends[2], ends[3], ends[3]])?;
+    let slot = score_slot(score)?;
+    PREFIXES.with_borrow_mut(|table| {
+        let hash = intern::hash(prefix);
+        let room = table.len() < MAX_PREFIXES;
+        let entry = match table.find_mut(hash, |e| e.short == short) {
+            Some(entry) => entry,
+            None if room => {
+                let entry = PrefixEntry {
+                    hash,
+                    short,
+                    by_score: Vec::new(),
+                };
+                table.insert_unique(hash, entry, |e| e.hash).into_mut()
+            }
+            None => return None,
+        };
+        if let Some(Some(codes)) = entry.by_score.get(slot) {
+            return Some(*codes);
+        }
+        let codes = global();
+        if entry.by_score.len() <= slot {
+            entry.by_score.resize(slot + 1, None);
+        }
+        entry.by_score[slot] = Some(codes);
+        Some(codes)
+    })
+}
+
 impl Codes {
     /// The interned tuple of this text and these ends. Every row interns its tuple, looked
     /// up in this thread's tables first: by its first four codes, then its score's slot (see
@@ -199,40 +238,8 @@ impl Codes {
         };
         // The text alone: the ends seldom tell two tuples apart, and `eq` checks them.
         let global = || intern::intern_global(&GLOBAL, intern::hash(text), eq, rehash, make);
-        let prefix_end = ends[3] as usize;
-        let prefix = ShortCodes::new(
-            &text[..prefix_end],
-            [ends[0], ends[1], ends[2], ends[3], ends[3]],
-        );
-        if let (Some(prefix), Some(slot)) = (prefix, score_slot(&text[prefix_end..])) {
-            let found = PREFIXES.with_borrow_mut(|table| {
-                let hash = intern::hash(&text[..prefix_end]);
-                let room = table.len() < MAX_PREFIXES;
-                let entry = match table.find_mut(hash, |e| e.short == prefix) {
-                    Some(entry) => entry,
-                    None if room => {
-                        let entry = PrefixEntry {
-                            hash,
-                            short: prefix,
-                            by_score: Vec::new(),
-                        };
-                        table.insert_unique(hash, entry, |e| e.hash).into_mut()
-                    }
-                    None => return None,
-                };
-                if let Some(Some(codes)) = entry.by_score.get(slot) {
-                    return Some(*codes);
-                }
-                let codes = global();
-                if entry.by_score.len() <= slot {
-                    entry.by_score.resize(slot + 1, None);
-                }
-                entry.by_score[slot] = Some(codes);
-                Some(codes)
-            });
-            if let Some(codes) = found {
-                return codes;
-            }
+        if let Some(codes) = by_prefix(text, ends, global) {
+            return codes;
         }
         let hash = intern::hash(text);
         let Some(short) = ShortCodes::new(text, ends) else {
